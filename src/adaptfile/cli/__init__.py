@@ -1,0 +1,70 @@
+"""The `adapt` command line: a thin click layer over the library, one module per command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from adaptfile import __version__
+from adaptfile.cli.app import App
+from adaptfile.errors import EXIT_USAGE, AdaptError
+
+COMMANDS = ["build", "clean", "gc", "init", "plan", "schema", "status"]
+
+
+class AdaptGroup(click.Group):
+    """Loads each command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module = import_module(f"adaptfile.cli.{name}_cmd")
+        return module.command
+
+
+@click.group(
+    cls=AdaptGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Example:\n\n  adapt init --task qa && adapt plan && adapt build",
+)
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if started in DIR (where adapt.toml lives).",
+)
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), help="Use this adapt.toml.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, prog_name="adapt")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None, file: Path | None, debug: bool) -> None:
+    """make for LLM adaptation: plan, build and evaluate ICL, RAG and fine-tuning from adapt.toml."""
+    ctx.obj = App(directory=directory, file=file, debug=debug)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the command, turn adaptfile errors into messages and exit codes."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="adapt", standalone_mode=False)
+    except AdaptError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err.render()}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code if err.exit_code else EXIT_USAGE)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    sys.exit(0)

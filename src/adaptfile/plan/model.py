@@ -1,0 +1,51 @@
+"""A Plan is data: strategy decisions with reasons and estimates, warnings, and the step DAG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Decision = Literal["chosen", "rejected", "not_needed"]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One node of the build DAG: what kind of step, what it reads, what it waits for."""
+
+    id: str  # e.g. "knowledge.chunk"
+    kind: str  # registry name of the step kind, e.g. "knowledge.chunk"
+    deps: tuple[str, ...] = ()  # ids of upstream steps
+    params: dict[str, Any] = field(default_factory=dict)  # config fields it reads, by TOML path
+    inputs: tuple[str, ...] = ()  # glob patterns / paths relative to the project root
+
+
+@dataclass(frozen=True)
+class StrategyDecision:
+    """The planner's verdict on one strategy, with the reason and the numbers behind it."""
+
+    name: str
+    decision: Decision
+    reason: str
+    estimate: dict[str, Any] = field(default_factory=dict)
+    conditional: bool = False  # a goal ladder rung built only if cheaper rungs miss the goal
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything `adapt plan` shows and `adapt build` executes."""
+
+    project: str
+    strategies: tuple[StrategyDecision, ...]
+    warnings: tuple[str, ...]
+    steps: tuple[StepSpec, ...]
+    ladder: tuple[str, ...] = ()  # variant names in build order when a goal is set
+    settings: dict[str, Any] = field(default_factory=dict)  # resolved knobs (shots, chunk size, batch...)
+
+    def chosen(self) -> list[str]:
+        return [s.name for s in self.strategies if s.decision == "chosen"]
+
+    def step(self, step_id: str) -> StepSpec:
+        for spec in self.steps:
+            if spec.id == step_id:
+                return spec
+        raise KeyError(step_id)
