@@ -9,7 +9,7 @@ import click
 
 from adaptfile import __version__
 from adaptfile.cli.app import App
-from adaptfile.errors import EXIT_USAGE, AdaptError
+from adaptfile.errors import EXIT_STEP_FAILED, EXIT_USAGE, AdaptError
 
 COMMANDS = ["build", "clean", "gc", "init", "plan", "schema", "status"]
 
@@ -67,4 +67,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code if err.exit_code else EXIT_USAGE)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # a bug in adaptfile: say so plainly, keep the traceback for --debug
+        if debug:
+            raise
+        click.echo(
+            f"internal error: {type(err).__name__}: {err}\n"
+            "  hint: this is a bug in adaptfile; rerun with --debug and report the traceback",
+            err=True,
+        )
+        sys.exit(EXIT_STEP_FAILED)
     sys.exit(0)

@@ -7,7 +7,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -75,7 +76,9 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror}", hint="check the file's permissions") from None
+        raise ConfigError(
+            f"{path}: cannot read: {err.strerror}", hint="check the file's permissions"
+        ) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -87,27 +90,75 @@ def _read_text(path: Path) -> str:
 
 def _describe(err: ValidationError, text: str, source: str, data: dict[str, Any]) -> str:
     lines = key_lines(text)
-    problems = []
-    seen: set[tuple[str, str]] = set()
+    problems: dict[str, tuple[int, str]] = {}
     for item in err.errors(include_url=False):
-        loc = _field_path(item["loc"])
+        loc, union_field = _field_path(item["loc"], item["type"])
         dotted = _dotted(loc)
-        message = _message(item, loc, data)
-        if (dotted, message) in seen:
-            continue
-        seen.add((dotted, message))
-        line = line_of(lines, loc) if item["type"] != "missing" else line_of(lines, loc[:-1])
+        if union_field:  # one message for all the branches of an `int | "auto"` style field
+            message = f"expected {_expected(union_field)} (got {_shown(_value_at(data, loc))})"
+        else:
+            message = _message(item, loc)
+        line = line_of(lines, loc if item["type"] != "missing" else loc[:-1])
         where = f"{source}:{line}" if line else source
-        problems.append((line or 0, f"{where}: {dotted or '(top level)'}: {message}"))
-    problems.sort(key=lambda p: p[0])
-    count = len(problems)
+        problems.setdefault(dotted, (line or 0, f"{where}: {dotted or '(top level)'}: {message}"))
+    ordered = sorted(problems.values(), key=lambda p: p[0])
+    count = len(ordered)
     header = f"{source}: {count} problem{'s' if count != 1 else ''} in the configuration"
-    return "\n".join([header, *(f"  {text}" for _, text in problems)])
+    return "\n".join([header, *(f"  {text}" for _, text in ordered)])
 
 
-def _field_path(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """Drop pydantic's union-branch and validator tags so the path is the TOML path."""
-    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]()]|^function-", p))
+def _field_path(loc: tuple[str | int, ...], kind: str) -> tuple[tuple[str | int, ...], Any]:
+    """The TOML path of an error, and the field's annotation when pydantic tagged a union branch."""
+    model: type[BaseModel] | None = AdaptConfig
+    path: list[str | int] = []
+    for index, part in enumerate(loc):
+        if isinstance(part, int) or model is None:
+            if isinstance(part, int):
+                path.append(part)
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            if kind == "extra_forbidden" and index == len(loc) - 1:
+                path.append(part)
+            continue
+        path.append(part)
+        branch_tagged = index + 1 < len(loc) and isinstance(loc[index + 1], str)
+        if _is_union(field.annotation) and branch_tagged and _nested_model(field.annotation) is None:
+            return tuple(path), field.annotation
+        model = _nested_model(field.annotation)
+    return tuple(path), None
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, UnionType)
+
+
+def _expected(annotation: Any) -> str:
+    """Describe a field's accepted TOML values in words: 'an integer or "auto"'."""
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    parts: list[str] = []
+    for arg in get_args(annotation) or (annotation,):
+        origin = get_origin(arg)
+        if arg is type(None):
+            continue
+        if origin is Annotated or origin in (Union, UnionType):
+            parts.append(_expected(get_args(arg)[0] if origin is Annotated else arg))
+        elif origin is list:
+            parts.append("an array of strings")
+        elif origin is Literal:
+            parts.extend(f'"{v}"' for v in get_args(arg))
+        else:
+            parts.append(names.get(arg, getattr(arg, "__name__", str(arg))))
+    return " or ".join(dict.fromkeys(parts))
+
+
+def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
@@ -117,16 +168,19 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return out
 
 
-def _message(item: dict[str, Any], loc: tuple[str | int, ...], data: dict[str, Any]) -> str:
+def _message(item: dict[str, Any], loc: tuple[str | int, ...]) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
         return _unknown_key(loc)
     if kind == "missing":
-        return "required, but missing"
+        return "required table, but missing" if _model_at(loc) else "required, but missing"
     msg = str(item["msg"]).removeprefix("Value error, ")
+    value = item.get("input")
     if kind in ("model_type", "dict_type"):
-        return f"expected a table, got {_toml_type(item.get('input'))}"
-    return f"{msg} (got {_shown(item.get('input'))})"
+        return f"expected a table, got {_toml_type(value)}"
+    if isinstance(value, dict):  # a check across fields of one table: the message names them
+        return msg
+    return f"{msg} (got {_shown(value)})"
 
 
 def _unknown_key(loc: tuple[str | int, ...]) -> str:

@@ -23,14 +23,14 @@ _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 def parse_param_count(value: str | int | float) -> int:
     """Turn "7B", "0.5b", "125M", "1.3e9" or a number into a parameter count."""
     if isinstance(value, bool):
-        raise ValueError("expected a parameter count such as \"7B\", \"500M\" or 7000000000")
+        raise ValueError('expected a parameter count such as "7B", "500M" or 7000000000')
     if isinstance(value, int | float):
         count = float(value)
     else:
         match = _PARAMS_RE.match(value)
         if not match:
             raise ValueError(
-                f"cannot read {value!r} as a parameter count; write e.g. \"7B\", \"500M\" or 7000000000"
+                f'cannot read {value!r} as a parameter count; write e.g. "7B", "500M" or 7000000000'
             )
         count = float(match.group(1)) * _SUFFIX[match.group(2).lower()]
     if count < 1:
@@ -82,9 +82,7 @@ class ScratchConfig(Table):
 
 
 class ModelConfig(Table):
-    base: str = Field(
-        min_length=1, description='Hub id, local directory, or "scratch" to train a new model.'
-    )
+    base: str = Field(min_length=1, description='Hub id, local directory, or "scratch" to train a new model.')
     revision: str = Field("main", min_length=1, description="Hub revision, pinned into adapt.lock.")
     params: ParamCount | None = Field(
         None, description='Parameter count ("7B", "500M") when config.json cannot tell it.'
@@ -146,11 +144,13 @@ class ConstraintsConfig(Table):
 
 class TrainHardware(Table):
     device: Device = Field("cpu", description="Where training runs.")
-    gpu: str | None = Field(None, description="Hardware catalog entry, e.g. \"A100-80GB\" or \"T4\".")
+    gpu: str | None = Field(None, description='Hardware catalog entry, e.g. "A100-80GB" or "T4".')
     count: int = Field(1, ge=1, le=1024, description="Number of devices.")
     memory_gb: float | None = Field(None, gt=0, description="Override the catalog's memory per device.")
     tflops: float | None = Field(None, gt=0, description="Override the catalog's bf16 dense TFLOP/s.")
-    usd_per_hour: float | None = Field(None, ge=0, description="Override the catalog's price per device-hour.")
+    usd_per_hour: float | None = Field(
+        None, ge=0, description="Override the catalog's price per device-hour."
+    )
 
 
 class ServeHardware(Table):
@@ -191,7 +191,9 @@ class StrategyConfig(Table):
 
 
 class IclConfig(Table):
-    shots: int | None = Field(None, ge=0, le=256, description="Demonstrations per prompt; default from the token budget.")
+    shots: int | None = Field(
+        None, ge=0, le=256, description="Demonstrations per prompt; default from the token budget."
+    )
     selection: Literal["similar", "diverse", "first"] = Field(
         "diverse", description="How demonstrations are chosen."
     )
@@ -226,11 +228,15 @@ class RagConfig(Table):
 class TrainKnobs(Table):
     epochs: float = Field(3, gt=0, le=1000, description="Passes over the training data.")
     learning_rate: float = Field(2e-4, gt=0, lt=1, description="Peak learning rate.")
-    batch_size: AutoInt = Field("auto", description='Sequences per device step, or "auto" from the estimator.')
+    batch_size: AutoInt = Field(
+        "auto", description='Sequences per device step, or "auto" from the estimator.'
+    )
     grad_accum: AutoInt = Field("auto", description='Gradient accumulation steps, or "auto".')
     gradient_checkpointing: AutoBool = Field("auto", description='Trade compute for memory, or "auto".')
     precision: Precision = Field("auto", description="bf16 on CUDA where supported, fp32 on CPU.")
-    max_seq_len: int | None = Field(None, ge=16, description="Longest training sequence; default from the data.")
+    max_seq_len: int | None = Field(
+        None, ge=16, description="Longest training sequence; default from the data."
+    )
     packing: bool = Field(True, description="Pack several examples into one sequence.")
     save_every: int = Field(50, ge=1, description="Checkpoint every this many optimizer steps.")
 
@@ -277,14 +283,22 @@ class AdaptConfig(Table):
     model: ModelConfig = Field(description="The base model to adapt.")
     data: DataConfig = Field(default_factory=DataConfig, description="Domain text, examples and eval set.")
     needs: NeedsConfig = Field(default_factory=NeedsConfig, description="What the answers must satisfy.")
-    constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig, description="Budget and limits.")
-    hardware: HardwareConfig = Field(default_factory=HardwareConfig, description="Training and serving hardware.")
-    goal: GoalConfig | None = Field(None, description="Quality goal; build stops at the first rung that meets it.")
+    constraints: ConstraintsConfig = Field(
+        default_factory=ConstraintsConfig, description="Budget and limits."
+    )
+    hardware: HardwareConfig = Field(
+        default_factory=HardwareConfig, description="Training and serving hardware."
+    )
+    goal: GoalConfig | None = Field(
+        None, description="Quality goal; build stops at the first rung that meets it."
+    )
     strategy: StrategyConfig = Field(default_factory=StrategyConfig, description="Overrides of the planner.")
     icl: IclConfig = Field(default_factory=IclConfig, description="In-context learning.")
     rag: RagConfig = Field(default_factory=RagConfig, description="Retrieval-augmented generation.")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA fine-tuning.")
-    qlora: QloraConfig = Field(default_factory=QloraConfig, description="QLoRA fine-tuning (4-bit base, CUDA).")
+    qlora: QloraConfig = Field(
+        default_factory=QloraConfig, description="QLoRA fine-tuning (4-bit base, CUDA)."
+    )
     prefix: PrefixConfig = Field(default_factory=PrefixConfig, description="Prefix tuning.")
     full: FullConfig = Field(default_factory=FullConfig, description="Full fine-tuning.")
     cpt: CptConfig = Field(default_factory=CptConfig, description="Continued pre-training.")

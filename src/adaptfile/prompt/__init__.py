@@ -1,0 +1,1 @@
+"""Prompt templates: the one source of truth for ICL, RAG, training and serving prompts."""

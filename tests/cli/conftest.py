@@ -1,0 +1,31 @@
+"""Run the real `adapt` command in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def adapt() -> Runner:
+    """adapt(*args, cwd=...) runs `python -m adaptfile *args` and returns the finished process."""
+
+    def run(
+        *args: str, cwd: Path | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "adaptfile", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run
