@@ -10,7 +10,7 @@ class RowIssue:
     """One bad row of a data file: where it is and what is wrong with it."""
 
     path: str  # relative to the project root
-    line: int  # 1-based line (JSONL/CSV) or record index + 1 (JSON array)
+    line: int  # 1-based line in the file (JSON array: the line where the record starts)
     message: str
 
 
@@ -40,10 +40,16 @@ class ExamplesProfile:
     labels: int | None = None  # distinct labels, where rows carry one
     with_source: int = 0  # rows naming a gold document ("source")
     bad_rows: tuple[RowIssue, ...] = ()
+    omitted_issues: int = 0  # bad rows beyond those listed in bad_rows
+    unread_rows: int = 0  # rows past the parse limit: counted, not validated (included in rows)
 
     @property
     def tokens_total(self) -> int:
         return round(self.tokens_mean * self.rows)
+
+    @property
+    def bad_row_count(self) -> int:
+        return len(self.bad_rows) + self.omitted_issues
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,4 @@ class DataProfile:
     knowledge: KnowledgeProfile | None = None
     examples: ExamplesProfile | None = None
     eval: ExamplesProfile | None = None
+    eval_overlap: int = 0  # distinct eval inputs also found in the examples (train/eval leakage)

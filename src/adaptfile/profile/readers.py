@@ -1,0 +1,230 @@
+"""Read the records of an examples file (JSONL, JSON array, CSV/TSV) with their 1-based line numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from adaptfile.errors import ConfigError
+
+FILE_TYPES: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
+PARSE_LIMIT = 256 << 20  # bytes of a line-based file parsed row by row; later lines are only counted
+
+_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_WS = re.compile(r"[ \t\n\r]*")
+_UNDECODED = re.compile("[\udc80-\udcff]")
+ENCODING_HINT = "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`"
+
+
+class RawRow(NamedTuple):
+    """A record read from a file, or why the line could not be read as one."""
+
+    line: int
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def file_type(path: Path) -> str | None:
+    """jsonl | json | csv | tsv from the extension; None when unsupported."""
+    return FILE_TYPES.get(path.suffix.lower())
+
+
+class RowReader:
+    """Iterate the rows of one file; after iteration `unread_lines` counts lines past PARSE_LIMIT."""
+
+    def __init__(self, path: Path, kind: str, limit: int | None = None) -> None:
+        self.path = path
+        self.kind = kind
+        self.limit = PARSE_LIMIT if limit is None else limit
+        self.unread_lines = 0
+
+    def rows(self) -> Iterator[RawRow]:
+        if self.kind == "json":
+            return _json_rows(_read_text(self.path))
+        lines = self._lines()
+        if self.kind == "jsonl":
+            return _jsonl_rows(lines)
+        return _csv_rows(lines, "\t" if self.kind == "tsv" else ",")
+
+    def _lines(self) -> Iterator[str]:
+        """Decoded lines (newlines kept; undecodable bytes as lone surrogates) up to the limit."""
+        seen = 0
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if number == 1:
+                    _check_bom(self.path, raw)
+                    raw = raw.removeprefix(_BOM)
+                seen += len(raw)
+                yield raw.decode("utf-8", "surrogateescape")
+                if seen >= self.limit:
+                    self.unread_lines = _count_lines(handle)
+                    return
+
+
+def undecoded_error(text: str) -> str | None:
+    """A message when `text` holds bytes that were not UTF-8, else None."""
+    match = _UNDECODED.search(text)
+    if match is None:
+        return None
+    byte = ord(match.group()) - 0xDC00
+    return (
+        f"not UTF-8: byte 0x{byte:02x} at column {match.start() + 1}; the file looks Latin-1 / "
+        f"Windows-1252 encoded ({ENCODING_HINT})"
+    )
+
+
+def _jsonl_rows(lines: Iterator[str]) -> Iterator[RawRow]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        bad = undecoded_error(line)
+        if bad:
+            yield RawRow(number, None, bad)
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield RawRow(number, None, f"invalid JSON at column {err.colno}: {err.msg}")
+            continue
+        yield _as_record(number, value)
+
+
+def _json_rows(text: str) -> Iterator[RawRow]:
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text).end()
+    if pos == len(text):
+        return
+    if text[pos] != "[":
+        yield from _json_single_or_lines(text, pos, decoder)
+        return
+    line, last, index = 1, 0, 0
+    pos = _WS.match(text, pos + 1).end()
+    while pos < len(text) and text[pos] != "]":
+        index += 1
+        line += text.count("\n", last, pos)
+        last = pos
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            yield RawRow(
+                err.lineno,
+                None,
+                f"record {index}: invalid JSON at column {err.colno}: {err.msg}; "
+                "the records after it were not read",
+            )
+            return
+        bad = undecoded_error(text[pos:end])
+        yield RawRow(line, None, bad) if bad else _as_record(line, value)
+        pos = _WS.match(text, end).end()
+        if pos < len(text) and text[pos] == ",":
+            pos = _WS.match(text, pos + 1).end()
+        elif pos >= len(text) or text[pos] != "]":
+            where = line + text.count("\n", last, pos)
+            yield RawRow(
+                where, None, "expected ',' or ']' after a record; the records after it were not read"
+            )
+            return
+
+
+def _json_single_or_lines(text: str, pos: int, decoder: json.JSONDecoder) -> Iterator[RawRow]:
+    """A .json file that is not an array: JSON Lines under a .json name, or a single object."""
+    try:
+        value, end = decoder.raw_decode(text, pos)
+    except json.JSONDecodeError as err:
+        yield RawRow(err.lineno, None, f"invalid JSON at column {err.colno}: {err.msg}")
+        return
+    if text[end:].strip():
+        yield from _jsonl_rows(iter(text.split("\n")))
+    elif isinstance(value, dict) and any(isinstance(v, list) for v in value.values()) and len(value) <= 2:
+        keys = ", ".join(sorted(value))
+        yield RawRow(
+            1, None, f"expected a JSON array of records ([{{...}}, ...]), got an object with keys: {keys}"
+        )
+    else:
+        yield _as_record(text.count("\n", 0, pos) + 1, value)
+
+
+def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[RawRow]:
+    read = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal read
+        for line in lines:
+            read += 1
+            yield line
+
+    source = counted()
+    reader = csv.reader(source, delimiter=delimiter)
+    header: list[str] | None = None
+    while True:
+        start = read + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield RawRow(start, None, f"unreadable CSV: {err}")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [cell.strip().lower() for cell in row]
+            if delimiter == "," and len(header) == 1 and ";" in header[0]:
+                delimiter = ";"  # a semicolon-separated export named .csv
+                reader = csv.reader(source, delimiter=delimiter)
+                header = [cell.strip() for cell in header[0].split(";")]
+            continue
+        yield _csv_row(start, row, header, delimiter)
+
+
+def _csv_row(line: int, row: list[str], header: list[str], delimiter: str) -> RawRow:
+    bad = undecoded_error(delimiter.join(row))
+    if bad:
+        return RawRow(line, None, bad)
+    if len(row) != len(header):
+        names = delimiter.join(header)
+        hint = "; quote values that contain the delimiter" if len(row) > len(header) else ""
+        if any("\n" in cell for cell in row):
+            hint = "; a quoted value runs over several lines: check for a quote that is never closed"
+        return RawRow(line, None, f"{len(row)} column(s) but the header has {len(header)} ({names}){hint}")
+    return RawRow(line, dict(zip(header, row, strict=True)))
+
+
+def _as_record(line: int, value: Any) -> RawRow:
+    if isinstance(value, dict):
+        return RawRow(line, value)
+    kind = "an array" if isinstance(value, list) else type(value).__name__
+    return RawRow(line, None, f"expected a JSON object {{...}}, got {kind}")
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    _check_bom(path, data)
+    return data.removeprefix(_BOM).decode("utf-8", "surrogateescape")
+
+
+def _check_bom(path: Path, head: bytes) -> None:
+    if head.startswith(_UTF16_BOMS):
+        raise ConfigError(
+            f"{path.name}: the file is UTF-16 encoded; examples must be UTF-8", hint=ENCODING_HINT
+        )
+
+
+def _count_lines(handle: Any) -> int:
+    count = 0
+    tail = b"\n"
+    while chunk := handle.read(1 << 20):
+        count += chunk.count(b"\n")
+        tail = chunk
+    return count + (0 if tail.endswith(b"\n") else 1)
