@@ -1,0 +1,83 @@
+"""Planning: hardware + model + data profile → strategy decisions with estimates and the step DAG."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from adaptfile.plan.estimate import ACCURACY
+from adaptfile.plan.hardware import Hardware, HardwareProfile, resolve_hardware
+from adaptfile.plan.model import Plan, StepSpec, StrategyDecision
+from adaptfile.plan.model_info import ModelInfo, resolve_model
+from adaptfile.plan.rules import make_plan
+
+if TYPE_CHECKING:
+    from adaptfile.config.load import Project
+
+PLAN_SCHEMA = 1
+
+__all__ = [
+    "Hardware",
+    "HardwareProfile",
+    "ModelInfo",
+    "Plan",
+    "StepSpec",
+    "StrategyDecision",
+    "make_plan",
+    "plan_project",
+    "plan_to_json",
+    "resolve_hardware",
+    "resolve_model",
+]
+
+
+def plan_project(project: Project) -> Plan:
+    """Resolve hardware and model, profile the data, and make the plan."""
+    from adaptfile.profile import profile_data  # lazy: the profiler reads files
+
+    hardware = resolve_hardware(project.config)
+    model = resolve_model(project.config, project.root)
+    profile = profile_data(project)
+    return make_plan(project.config, profile, hardware, model)
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as plain JSON data; stable bytes under json.dumps(sort_keys=True)."""
+    data = {
+        "schema": PLAN_SCHEMA,
+        "project": plan.project,
+        "task": plan.task,
+        "profile": plan.profile,
+        "estimates": f"every estimate is {ACCURACY}",
+        "chosen": plan.chosen(),
+        "strategies": [
+            {
+                "name": s.name,
+                "decision": s.decision,
+                "reason": s.reason,
+                "conditional": s.conditional,
+                "estimate": s.estimate,
+            }
+            for s in plan.strategies
+        ],
+        "ladder": list(plan.ladder),
+        "warnings": list(plan.warnings),
+        "settings": plan.settings,
+        "model": plan.model,
+        "hardware": plan.hardware,
+        "steps": [
+            {"id": s.id, "kind": s.kind, "deps": list(s.deps), "params": s.params, "inputs": list(s.inputs)}
+            for s in plan.steps
+        ],
+    }
+    return _canonical(data)
+
+
+def _canonical(value: Any) -> Any:
+    """Tuples to lists, floats rounded to 6 significant digits, integral floats kept as floats."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    return value

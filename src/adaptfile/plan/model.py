@@ -40,6 +40,10 @@ class Plan:
     steps: tuple[StepSpec, ...]
     ladder: tuple[str, ...] = ()  # variant names in build order when a goal is set
     settings: dict[str, Any] = field(default_factory=dict)  # resolved knobs (shots, chunk size, batch...)
+    model: dict[str, Any] = field(default_factory=dict)  # parameter count and architecture used
+    hardware: dict[str, Any] = field(default_factory=dict)  # training and serving hardware used
+    profile: dict[str, Any] = field(default_factory=dict)  # the data profile the decisions used
+    task: str = "qa"
 
     def chosen(self) -> list[str]:
         return [s.name for s in self.strategies if s.decision == "chosen"]

@@ -1,0 +1,135 @@
+"""The step DAG of a plan: each step with its deps, the config fields it reads, and its input files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adaptfile.config.model import AdaptConfig
+from adaptfile.plan.model import StepSpec
+from adaptfile.plan.model_info import ModelInfo
+
+TRAINERS = ("lora", "qlora", "prefix", "full")
+_SETTING_KEYS = ("epochs", "learning_rate", "batch_size", "grad_accum", "gradient_checkpointing", "precision",
+                 "max_seq_len", "packing", "save_every")  # fmt: skip
+_METHOD_KEYS = {
+    "lora": ("r", "alpha", "dropout", "targets", "merge"),
+    "qlora": ("r", "alpha", "dropout", "targets", "merge", "bits"),
+    "prefix": ("virtual_tokens",),
+}
+
+
+def build_steps(
+    config: AdaptConfig,
+    model: ModelInfo,
+    chosen: list[str],
+    settings: dict[str, Any],
+    knowledge_in_prompt: bool,
+) -> tuple[StepSpec, ...]:
+    """Only the steps the chosen strategies need, in an order where every dep comes first."""
+    steps: list[StepSpec] = []
+    data = config.data
+    trainers = [m for m in TRAINERS if m in chosen]
+    pretrain_corpus = None
+    if "pretrain" in chosen:
+        pretrain_corpus = "knowledge.load" if data.knowledge else "examples.load"
+    uses_knowledge = data.knowledge is not None and (
+        "rag" in chosen or knowledge_in_prompt or "cpt" in chosen or pretrain_corpus == "knowledge.load"
+    )
+    shots = settings.get("icl", {}).get("shots", 0) if "icl" in chosen and data.examples else 0
+    uses_examples = data.examples is not None and (
+        shots > 0 or trainers or pretrain_corpus == "examples.load"
+    )
+
+    if uses_knowledge and data.knowledge:
+        k = data.knowledge
+        params = {"data.knowledge.paths": list(k.paths), "data.knowledge.text_field": k.text_field}
+        steps.append(StepSpec("knowledge.load", "knowledge.load", (), params, tuple(k.paths)))
+    if "rag" in chosen:
+        rag = settings["rag"]
+        chunk = {"rag.chunk_size": rag["chunk_size"], "rag.chunk_overlap": rag["chunk_overlap"]}
+        steps.append(StepSpec("knowledge.chunk", "knowledge.chunk", ("knowledge.load",), chunk))
+        index = {
+            "rag.embed_model": rag["embed_model"],
+            "rag.store": rag["store"],
+            "rag.retriever": rag["retriever"],
+        }
+        steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index))
+    if uses_examples and data.examples:
+        params = {"data.examples.path": data.examples.path, "data.examples.format": data.examples.format}
+        steps.append(StepSpec("examples.load", "examples.load", (), params, (data.examples.path,)))
+    if data.eval:
+        params = {"data.eval.path": data.eval.path, "data.eval.format": data.eval.format}
+        steps.append(StepSpec("eval.load", "examples.load", (), params, (data.eval.path,)))
+    if shots > 0:
+        params = {
+            "icl.shots": shots,
+            "icl.selection": config.icl.selection,
+            "project.seed": config.project.seed,
+        }
+        if config.icl.selection == "similar":
+            params["rag.embed_model"] = config.rag.embed_model
+        steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params))
+
+    base_model = _model_params(config)
+    model_inputs = (f"{model.local_dir}/**",) if model.local_dir else ()
+    upstream: tuple[str, ...] = ()
+    if pretrain_corpus:
+        s = config.model.scratch
+        tok = {"model.scratch.vocab_size": s.vocab_size, "project.seed": config.project.seed}
+        steps.append(StepSpec("pretrain.tokenizer", "pretrain.tokenizer", (pretrain_corpus,), tok))
+        arch = {f"model.scratch.{key}": value for key, value in s.model_dump().items()}
+        params = {**arch, **_train_params("pretrain", settings), "project.seed": config.project.seed}
+        steps.append(
+            StepSpec("pretrain.train", "pretrain.train", ("pretrain.tokenizer", pretrain_corpus), params)
+        )
+        upstream = ("pretrain.train",)
+    if "cpt" in chosen:
+        params = {**base_model, **_train_params("cpt", settings), "project.seed": config.project.seed}
+        steps.append(StepSpec("cpt.train", "cpt.train", ("knowledge.load", *upstream), params, model_inputs))
+        upstream = ("cpt.train",)
+    for method in trainers:
+        params = {
+            **base_model,
+            "project.task": config.project.task,
+            "project.instruction": config.project.instruction,
+            "project.seed": config.project.seed,
+            **_train_params(method, settings),
+        }
+        deps = ("examples.load", *upstream)
+        steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, model_inputs))
+
+    render_deps = tuple(d for d in ("icl.shots",) if shots > 0)
+    if knowledge_in_prompt and "icl" in chosen:
+        render_deps = ("knowledge.load", *render_deps)
+    render = {
+        "project.task": config.project.task,
+        "project.instruction": config.project.instruction,
+        "icl.template": config.icl.template,
+        "constraints.max_prompt_tokens": config.constraints.max_prompt_tokens,
+    }
+    if "rag" in chosen:
+        render["rag.top_k"] = settings["rag"]["top_k"]
+    template = (config.icl.template,) if config.icl.template else ()
+    steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, template))
+
+    if data.eval:
+        deps = ["eval.load", "prompt.render"]
+        deps += ["rag.index"] if "rag" in chosen else []
+        deps += [s.id for s in steps if s.id.endswith(".train")]
+        params = {"project.task": config.project.task, "project.seed": config.project.seed}
+        if config.goal:
+            params |= {"goal.metric": config.goal.metric, "goal.target": config.goal.target}
+        if "rag" in chosen:
+            params["rag.top_k"] = settings["rag"]["top_k"]
+        steps.append(StepSpec("eval.run", "eval.run", tuple(deps), params))
+    return tuple(steps)
+
+
+def _model_params(config: AdaptConfig) -> dict[str, Any]:
+    return {"model.base": config.model.base, "model.revision": config.model.revision}
+
+
+def _train_params(method: str, settings: dict[str, Any]) -> dict[str, Any]:
+    resolved = settings[method]
+    keys = (*_SETTING_KEYS, *_METHOD_KEYS.get(method, ()))
+    return {f"{method}.{key}": resolved[key] for key in keys if key in resolved}

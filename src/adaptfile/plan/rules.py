@@ -1,0 +1,132 @@
+"""make_plan: the decision framework as a pure function of config, data profile, hardware and model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any
+
+from adaptfile.config.model import STRATEGIES, AdaptConfig
+from adaptfile.plan.dag import build_steps
+from adaptfile.plan.finetune import decide_finetuning
+from adaptfile.plan.hardware import Hardware, HardwareProfile
+from adaptfile.plan.model import Plan, StrategyDecision
+from adaptfile.plan.model_info import ModelInfo, format_count
+from adaptfile.plan.pretraining import decide_pretraining
+from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting
+from adaptfile.profile.model import DataProfile
+
+SMALL_EVAL = 20
+LADDER_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")
+
+
+def make_plan(config: AdaptConfig, profile: DataProfile, hardware: Hardware, model: ModelInfo) -> Plan:
+    """Decide every strategy (rules 1–8 of PLANNER.md), resolve settings, and lay out the steps."""
+    prompting = decide_prompting(config, profile, hardware, model)
+    tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure)
+    pretraining = decide_pretraining(config, profile, hardware.train, model)
+    decisions = {
+        "icl": prompting.icl,
+        "rag": prompting.rag,
+        **tuning.decisions,
+        **pretraining.decisions,
+    }
+    settings: dict[str, Any] = dict(prompting.settings)
+    for name, train in {**tuning.plans, **pretraining.plans}.items():
+        settings[name] = train.settings
+    if "pretrain" in pretraining.plans:
+        settings["pretrain"] = {**settings["pretrain"], "architecture": _architecture(model)}
+    ladder: tuple[str, ...] = ()
+    if config.goal is not None:
+        ladder, conditional = _ladder(config, decisions)
+        decisions = {n: replace(d, conditional=n in conditional) for n, d in decisions.items()}
+    chosen = [n for n in STRATEGIES if decisions[n].decision == "chosen"]
+    warnings = [
+        *hardware.notes,
+        *model.notes,
+        *prompting.warnings,
+        *tuning.warnings,
+        *pretraining.warnings,
+        *_data_warnings(config, profile),
+    ]
+    return Plan(
+        project=config.project.name,
+        strategies=tuple(decisions[n] for n in STRATEGIES),
+        warnings=tuple(dict.fromkeys(warnings)),
+        steps=build_steps(config, model, chosen, settings, prompting.knowledge_in_prompt and "icl" in chosen),
+        ladder=ladder,
+        settings=settings,
+        model=_model_facts(model),
+        hardware={"train": _hardware_facts(hardware.train), "serve": _hardware_facts(hardware.serve)},
+        profile=asdict(profile),
+        task=config.project.task,
+    )
+
+
+def _ladder(config: AdaptConfig, decisions: dict[str, StrategyDecision]) -> tuple[tuple[str, ...], set[str]]:
+    """Rungs cheapest first: icl → icl+rag → +peft → +full → +cpt; all but the first are conditional.
+
+    RAG joins the first rung when a hard need asks for it (citations, fast-changing facts).
+    """
+    chosen = {n for n, d in decisions.items() if d.decision == "chosen"}
+    knowledge = config.data.knowledge
+    hard_rag = "rag" in chosen and (
+        config.needs.citations or (knowledge is not None and knowledge.changes in FAST_CHANGES)
+    )
+    first = [n for n in ("icl", "rag") if n in chosen and (n == "icl" or hard_rag)]
+    rungs = ["+".join(first) or "base"]
+    prompt = list(first)
+    if "rag" in chosen and not hard_rag:
+        prompt.append("rag")
+        rungs.append("+".join(prompt))
+    for name in LADDER_TRAINING:
+        if name in chosen:
+            rungs.append("+".join([*prompt, name]) if prompt else name)
+    conditional = (chosen & {"rag", *LADDER_TRAINING}) - set(first)
+    return tuple(rungs), conditional
+
+
+def _data_warnings(config: AdaptConfig, profile: DataProfile) -> list[str]:
+    warnings = []
+    if config.goal is not None and config.data.eval is None:
+        warnings.append(
+            f"[goal] {config.goal.metric} {config.goal.target:g} is set but data.eval is missing: the goal "
+            'cannot be measured, so every rung is built; add [data.eval] path = "data/eval.jsonl"'
+        )
+    if profile.eval is not None and profile.eval.rows < SMALL_EVAL:
+        warnings.append(
+            f"the eval set has {profile.eval.rows} rows (<{SMALL_EVAL}); its scores will be noisy"
+        )
+    for pairs in (profile.examples, profile.eval):
+        if pairs is None:
+            continue
+        if pairs.duplicates:
+            warnings.append(f"{pairs.path}: {pairs.duplicates} duplicate rows")
+        bad = len(pairs.bad_rows) + getattr(pairs, "omitted_issues", 0)
+        if bad:
+            warnings.append(f"{pairs.path}: {bad} bad rows skipped")
+    overlap = getattr(profile, "eval_overlap", 0)
+    if overlap:
+        warnings.append(
+            f"{overlap} eval inputs also appear in the training examples: scores will be inflated; "
+            "remove them from one file"
+        )
+    if profile.knowledge is not None and profile.knowledge.skipped:
+        warnings.append(
+            f"[data.knowledge]: {len(profile.knowledge.skipped)} files skipped (unsupported or unreadable)"
+        )
+    return warnings
+
+
+def _architecture(model: ModelInfo) -> dict[str, int]:
+    keys = ("layers", "hidden", "heads", "kv_heads", "intermediate", "vocab", "context")
+    return {key: getattr(model, key) for key in keys}
+
+
+def _model_facts(model: ModelInfo) -> dict[str, Any]:
+    facts = {k: v for k, v in asdict(model).items() if k != "notes"}
+    facts["params_human"] = format_count(model.params)
+    return facts
+
+
+def _hardware_facts(hw: HardwareProfile) -> dict[str, Any]:
+    return {**asdict(hw), "describe": hw.describe()}

@@ -1,0 +1,111 @@
+"""The step DAG: only chosen strategies' steps, params isolated per step, inputs relative to the root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plan_worlds import profile, toml
+
+BODY = """
+[hardware.train]
+device = "cuda"
+gpu = "A100-80GB"
+[data.knowledge]
+paths = ["docs/**/*.md"]
+changes = "weekly"
+[data.examples]
+path = "data/train.jsonl"
+[data.eval]
+path = "data/eval.jsonl"
+[needs]
+custom_style = true
+[icl]
+template = "templates/qa.j2"
+"""
+DATA = profile(300, knowledge=1_000_000, eval_rows=50)
+
+
+def ids(result) -> list[str]:
+    return [s.id for s in result.steps]
+
+
+def test_steps_for_rag_icl_and_lora(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    assert ids(result) == [
+        "knowledge.load", "knowledge.chunk", "rag.index", "examples.load", "eval.load", "icl.shots",
+        "lora.train", "prompt.render", "eval.run",
+    ]  # fmt: skip
+    assert result.step("eval.load").kind == "examples.load"
+    assert set(result.step("eval.run").deps) == {"eval.load", "prompt.render", "rag.index", "lora.train"}
+
+
+def test_deps_always_come_first(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    seen: set[str] = set()
+    for step in result.steps:
+        assert set(step.deps) <= seen, step.id
+        seen.add(step.id)
+
+
+def test_inputs_are_globs_and_paths_relative_to_the_root(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    assert result.step("knowledge.load").inputs == ("docs/**/*.md",)
+    assert result.step("examples.load").inputs == ("data/train.jsonl",)
+    assert result.step("eval.load").inputs == ("data/eval.jsonl",)
+    assert result.step("prompt.render").inputs == ("templates/qa.j2",)
+
+
+def test_params_are_only_what_each_step_reads(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    assert result.step("knowledge.chunk").params == {"rag.chunk_size": 224, "rag.chunk_overlap": 28}
+    assert result.step("rag.index").params == {
+        "rag.embed_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "rag.store": "simple",
+        "rag.retriever": "hybrid",
+    }
+    lora = result.step("lora.train").params
+    assert lora["lora.r"] == 16 and lora["lora.batch_size"] >= 1 and lora["model.base"] == "Qwen2.5-0.5B"
+    assert not any(key.startswith(("rag.", "strategy.", "hardware.")) for key in lora)
+
+
+def test_changing_lora_r_touches_only_lora_train(plan) -> None:
+    before = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    after = plan(toml(BODY + "[lora]\nr = 64\n", base="Qwen2.5-0.5B"), DATA)
+    changed = [a.id for a, b in zip(before.steps, after.steps, strict=True) if a.params != b.params]
+    assert changed == ["lora.train"]
+    assert "lora.r" not in after.step("rag.index").params
+
+
+def test_changing_chunk_size_does_not_touch_training(plan) -> None:
+    before = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    after = plan(toml(BODY + "[rag]\nchunk_size = 128\n", base="Qwen2.5-0.5B"), DATA)
+    changed = [a.id for a, b in zip(before.steps, after.steps, strict=True) if a.params != b.params]
+    assert changed == ["knowledge.chunk"]
+
+
+def test_no_steps_for_strategies_not_chosen(plan) -> None:
+    result = plan(toml('[data.examples]\npath = "t.jsonl"\n', base="Qwen2.5-0.5B"), profile(300))
+    assert ids(result) == ["examples.load", "icl.shots", "prompt.render"]
+    assert [s.id for s in plan(toml(""), profile(None)).steps] == ["prompt.render"]
+
+
+def test_scratch_adds_the_tokenizer_and_pretraining(plan) -> None:
+    body = '[model]\nbase = "scratch"\n[data.knowledge]\npaths = ["docs/*.md"]\nchanges = "daily"\n'
+    result = plan(toml(body), profile(None, knowledge=100_000))
+    assert ids(result) == [
+        "knowledge.load", "knowledge.chunk", "rag.index", "pretrain.tokenizer", "pretrain.train", "prompt.render",
+    ]  # fmt: skip
+    assert result.step("pretrain.tokenizer").params == {"model.scratch.vocab_size": 2048, "project.seed": 0}
+    assert result.step("pretrain.train").params["model.scratch.layers"] == 2
+
+
+def test_local_model_directory_is_an_input_of_training(plan, tmp_path: Path) -> None:
+    (tmp_path / "models/tiny").mkdir(parents=True)
+    cfg = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 2048, "max_position_embeddings": 256}  # fmt: skip
+    (tmp_path / "models/tiny/config.json").write_text(json.dumps(cfg))
+    data = profile(300)
+    data = type(data)(examples=type(data.examples)(**{**data.examples.__dict__, "tokens_max": 200}))
+    result = plan(toml("[needs]\ncustom_style = true\n", base="models/tiny"), data)
+    assert result.step("lora.train").inputs == ("models/tiny/**",)
