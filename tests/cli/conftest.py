@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-Runner = Callable[..., subprocess.CompletedProcess[str]]
-
 
 @pytest.fixture
-def adapt() -> Runner:
+def adapt() -> Callable[..., subprocess.CompletedProcess[str]]:
     """adapt(*args, cwd=...) runs `python -m adaptfile *args` and returns the finished process."""
 
     def run(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Runner
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
 
 BROKEN = """[project]
 name = "demo"
@@ -61,7 +64,8 @@ def test_usage_error_exits_2(adapt: Runner) -> None:
 def test_every_command_has_help_with_an_example(adapt: Runner) -> None:
     listing = adapt("--help")
     assert listing.returncode == 0
-    commands = [line.split()[0] for line in listing.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    section = listing.stdout.split("Commands:")[1].split("\n\n")[0]
+    commands = [line.split()[0] for line in section.splitlines() if line.strip()]
     assert {"init", "plan", "schema"} <= set(commands)
     for name in commands:
         page = adapt(name, "--help")

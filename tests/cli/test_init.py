@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Runner
 
 from adaptfile.config import load_project
 from adaptfile.scaffold import init_project
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.mark.parametrize("task", ["qa", "classify", "extract", "summarize", "chat", "generate"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 _STYLE = {"chosen": "bold green", "rejected": "red", "not_needed": "dim"}
@@ -13,33 +14,27 @@ _STYLE = {"chosen": "bold green", "rejected": "red", "not_needed": "dim"}
 def render_plan(plan: dict[str, Any], console: Console | None = None) -> None:
     """Print profile, strategy decisions with reasons and estimates, warnings, ladder and steps."""
     console = console or Console(width=None if Console().is_terminal else 140, highlight=False)
-    console.print(f"[bold]{plan['project']}[/bold]  {_summary(plan)}")
+    model, train = plan.get("model", {}), plan.get("hardware", {}).get("train", {})
+    console.print(
+        f"[bold]{escape(plan['project'])}[/bold]  task: {plan.get('task', '?')}  "
+        f"model: {escape(str(model.get('name', '?')))} ({model.get('params_human', '?')} params)  "
+        f"train on: {escape(str(train.get('describe', '?')))}"
+    )
     profile = plan.get("profile")
-    if profile:
+    if profile and any(profile.get(name) for name in ("knowledge", "examples", "eval")):
         console.print(_profile_table(profile))
     console.print(_strategy_table(plan["strategies"]))
     for warning in plan.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if plan.get("ladder"):
         console.print("goal ladder: " + " → ".join(plan["ladder"]))
     console.print(_steps_table(plan["steps"]))
     console.print("[dim]Estimates are ±30% until measured. `adapt build` runs these steps.[/dim]")
 
 
-def _summary(plan: dict[str, Any]) -> str:
-    parts = []
-    for key in ("task", "model", "hardware"):
-        value = plan.get(key)
-        if isinstance(value, dict):
-            value = value.get("summary") or ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
-        if value:
-            parts.append(f"{key}: {value}")
-    return "  ".join(parts)
-
-
 def _profile_table(profile: dict[str, Any]) -> Table:
-    table = Table(title="data profile", title_justify="left", show_lines=False)
-    for column in ("data", "file(s)", "format", "rows/files", "tokens (est.)", "notes"):
+    table = Table(title="data profile", title_justify="left")
+    for column in ("data", "file(s)", "format", "size", "tokens (est.)", "notes"):
         table.add_column(column)
     knowledge = profile.get("knowledge")
     if knowledge:
@@ -47,31 +42,34 @@ def _profile_table(profile: dict[str, Any]) -> Table:
         skipped = len(knowledge.get("skipped", []))
         table.add_row(
             "knowledge",
-            f"{knowledge['bytes']:,} bytes",
-            types,
             f"{knowledge['files']:,} files",
+            types,
+            f"{knowledge['bytes']:,} bytes",
             f"{knowledge['tokens']:,}",
             f"{skipped} skipped" if skipped else "",
         )
     for name in ("examples", "eval"):
         rows = profile.get(name)
-        if not rows:
-            continue
-        notes = [f"{rows['duplicates']} duplicates"] if rows.get("duplicates") else []
-        if rows.get("bad_rows"):
-            first = rows["bad_rows"][0]
-            notes.append(f"{len(rows['bad_rows'])} bad rows (first: {first['path']}:{first['line']})")
-        if rows.get("labels"):
-            notes.append(f"{rows['labels']} labels")
-        table.add_row(
-            name,
-            rows["path"],
-            f"{rows['file_type']} / {rows['format']}",
-            f"{rows['rows']:,} rows",
-            f"{rows['tokens_mean']:.0f} per row (max {rows['tokens_max']:,})",
-            "; ".join(notes),
-        )
+        if rows:
+            table.add_row(
+                name,
+                escape(rows["path"]),
+                f"{rows['file_type']} / {rows['format']}",
+                f"{rows['rows']:,} rows",
+                f"{rows['tokens_mean']:.0f} per row (max {rows['tokens_max']:,})",
+                escape(_row_notes(rows)),
+            )
     return table
+
+
+def _row_notes(rows: dict[str, Any]) -> str:
+    notes = [f"{rows['duplicates']} exact duplicates"] if rows.get("duplicates") else []
+    if rows.get("labels"):
+        notes.append(f"{rows['labels']} labels")
+    bad = rows.get("bad_rows") or []
+    if bad:
+        notes.append(f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']})")
+    return "; ".join(notes)
 
 
 def _strategy_table(strategies: list[dict[str, Any]]) -> Table:
@@ -86,24 +84,38 @@ def _strategy_table(strategies: list[dict[str, Any]]) -> Table:
         table.add_row(
             strategy["name"],
             f"[{_STYLE.get(decision, '')}]{label}[/]",
-            strategy["reason"],
-            _estimate_text(strategy.get("estimate", {})),
+            escape(strategy["reason"]),
+            _estimate_text(strategy.get("estimate", {})) if decision != "not_needed" else "",
         )
     return table
 
 
 def _estimate_text(estimate: dict[str, Any]) -> str:
-    return "\n".join(f"{key}: {_short(value)}" for key, value in sorted(estimate.items()) if _short(value))
+    """The few figures a person compares: prompt size and latency, or memory, time and cost."""
+    lines = []
+    if "prompt_tokens" in estimate:
+        lines.append(f"prompt ≈{estimate['prompt_tokens']:,} tokens")
+    if "latency_ms" in estimate:
+        lines.append(f"latency ≈{estimate['latency_ms']:,.0f} ms")
+    if "chunks" in estimate:
+        lines.append(f"{estimate['chunks']:,} chunks, {estimate.get('retrieved_tokens', 0):,} tokens retrieved")
+    if "memory_gb" in estimate:
+        limit = estimate.get("memory_limit_gb")
+        lines.append(f"memory ≈{_num(estimate['memory_gb'])} GB" + (f" of {_num(limit)}" if limit else ""))
+    if "gpu_hours" in estimate:
+        lines.append(f"{_num(estimate['gpu_hours'])} GPU-h, ${estimate.get('cost_usd', 0):,.2f}")
+    if "batch_size" in estimate:
+        lines.append(
+            f"batch {estimate['batch_size']} × {estimate.get('grad_accum', 1)}, {estimate.get('precision', '')}"
+            + (", checkpointing" if estimate.get("gradient_checkpointing") else "")
+        )
+    return "\n".join(lines)
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+def _num(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value >= 0.01 or value == 0 else "<0.01"
 
 
 def _steps_table(steps: list[dict[str, Any]]) -> Table:

@@ -40,12 +40,12 @@ def _project_name(directory: Path) -> str:
 
 
 def _append_gitignore(path: Path) -> bool:
-    present = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    missing = [line for line in GITIGNORE_LINES if line not in present]
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = [line for line in GITIGNORE_LINES if line not in text.splitlines()]
     if not missing:
         return False
     with path.open("a", encoding="utf-8") as out:
-        if present and present[-1] != "":
+        if text and not text.endswith("\n"):
             out.write("\n")
         out.write("\n".join(["# adaptfile", *missing]) + "\n")
     return True
