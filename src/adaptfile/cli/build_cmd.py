@@ -1,0 +1,125 @@
+"""`adapt build`: run the plan's stale steps (or say why they would run), write adapt.lock and build/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from adaptfile.cli.app import App, pass_app
+from adaptfile.config import Project
+from adaptfile.errors import PlanError, StepFailed
+
+if TYPE_CHECKING:
+    from adaptfile.engine.assess import StepStatus
+    from adaptfile.engine.lockfile import LockMeta
+    from adaptfile.engine.reporter import Reporter
+    from adaptfile.plan.model import StepSpec
+
+EPILOG = """Examples:
+
+  adapt build                   # everything stale; second run: "up to date"
+
+  adapt build -n                # what would run and why; runs nothing
+
+  adapt build rag.index         # one step and what it needs
+
+  adapt build --frozen          # CI: exit 1 if adapt.lock would change
+"""
+
+
+def planned_steps(project: Project) -> tuple[Sequence[StepSpec], LockMeta]:
+    """The plan's steps and the lock metadata (strategies, base model) the engine records."""
+    try:
+        from adaptfile.plan import plan_project
+    except ImportError as err:
+        raise PlanError(f"the planner is unavailable: {err}", hint="reinstall adaptfile") from None
+    from adaptfile.engine.lockfile import LockMeta
+
+    plan = plan_project(project)
+    model = project.config.model
+    meta = LockMeta(strategies=tuple(plan.chosen()), model={"base": model.base, "revision": model.revision})
+    return plan.steps, meta
+
+
+def make_reporter(app: App, as_json: bool) -> Reporter:
+    from adaptfile.engine.reporter import JsonReporter, PlainReporter
+
+    if as_json:
+        return JsonReporter()
+    if app.interactive:
+        from adaptfile.engine.progress import RichReporter
+
+        return RichReporter()
+    return PlainReporter()
+
+
+@click.command("build", epilog=EPILOG)
+@click.argument("steps", nargs=-1)
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would run and why; run nothing.")
+@click.option(
+    "--force",
+    is_flag=False,
+    flag_value="*",
+    default=None,
+    metavar="[STEP]",
+    help="Rerun STEP (or, without a value, every selected step) even when fresh.",
+)
+@click.option("-k", "--keep-going", is_flag=True, help="After a failure, build what does not depend on it.")
+@click.option("--frozen", is_flag=True, help="Exit 1 without running anything if adapt.lock would change.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
+@pass_app
+def command(
+    app: App,
+    steps: tuple[str, ...],
+    dry_run: bool,
+    force: str | None,
+    keep_going: bool,
+    frozen: bool,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
+    """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
+    from adaptfile.engine.executor import BuildOptions, build
+    from adaptfile.engine.executor import dry_run as preview
+
+    project = app.project()
+    specs, meta = planned_steps(project)
+    options = BuildOptions(
+        targets=steps,
+        force=(force,) if force and force != "*" else (),
+        force_all=force == "*",
+        keep_going=keep_going,
+        frozen=frozen,
+        wait=not no_wait,
+    )
+    if dry_run:
+        _show_preview(app, preview(project.root, specs, meta, options), as_json)
+        return
+    result = build(project.root, specs, meta, options, make_reporter(app, as_json))
+    if not result.ok:
+        failed = result.failed
+        if not failed:
+            raise StepFailed("the build did not finish")
+        names = ", ".join(o.step_id for o in failed)
+        first = failed[0]
+        raise StepFailed(
+            f"step {names} failed: {first.error}",
+            hint=f"read {first.log}, fix the cause and run `adapt build` again (finished steps are cached)",
+        )
+
+
+def _show_preview(app: App, verdicts: list[StepStatus], as_json: bool) -> None:
+    if as_json:
+        app.echo_json({"steps": [v.as_json() for v in verdicts]})
+        return
+    for verdict in verdicts:
+        if verdict.fresh:
+            click.echo(f"fresh    {verdict.step_id}")
+            continue
+        action = "restore" if verdict.cached else "run"
+        click.echo(f"{action:<8} {verdict.step_id}: {'; '.join(verdict.reasons)}")
+    if all(v.fresh for v in verdicts):
+        click.echo("up to date: nothing would run")

@@ -1,0 +1,48 @@
+"""No-op builds cost `stat` calls only: nothing hashed, nothing run, "up to date", fast."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adaptfile.engine import build
+from adaptfile.engine import state as state_module
+from adaptfile.plan.model import StepSpec
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "noop_build.py"
+SPECS = (
+    StepSpec("concat", "test.concat", inputs=("docs/**/*.md",)),
+    StepSpec("upper", "test.upper", deps=("concat",)),
+)
+
+
+def test_noop_build_of_many_files_hashes_nothing(tmp_path: Path, kinds: list[str], monkeypatch) -> None:
+    for index in range(300):
+        folder = tmp_path / "docs" / f"d{index // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{index}.md").write_text(f"doc {index}\n")
+    build(tmp_path, SPECS)
+    build(tmp_path, SPECS)  # files written just now are rehashed once (same-tick guard)
+    kinds.clear()
+    hashed: list[str] = []
+    real = state_module.file_digest
+    monkeypatch.setattr(state_module, "file_digest", lambda path: (hashed.append(path), real(path))[1])
+    result = build(tmp_path, SPECS)
+    assert result.summary()["up_to_date"]
+    assert kinds == [] and hashed == []
+
+
+@pytest.mark.slow
+def test_noop_build_process_of_1000_files_is_under_half_a_second() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--sizes", "1000", "--repeat", "5"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    match = re.search(r"median ([\d.]+) s wall .* files hashed (\d+), up to date", done.stdout)
+    assert match, done.stdout
+    assert float(match.group(1)) < 0.5
+    assert int(match.group(2)) == 0
