@@ -58,7 +58,11 @@ def test_inputs_are_globs_and_paths_relative_to_the_root(plan) -> None:
 
 def test_params_are_only_what_each_step_reads(plan) -> None:
     result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
-    assert result.step("knowledge.chunk").params == {"rag.chunk_size": 224, "rag.chunk_overlap": 28}
+    assert result.step("knowledge.chunk").params == {
+        "rag.chunk_size": 224,
+        "rag.chunk_overlap": 28,
+        "rag.embed_model": "sentence-transformers/all-MiniLM-L6-v2",
+    }
     assert result.step("rag.index").params == {
         "rag.embed_model": "sentence-transformers/all-MiniLM-L6-v2",
         "rag.store": "simple",

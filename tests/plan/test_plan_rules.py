@@ -359,3 +359,26 @@ def test_data_problems_from_the_profile_become_warnings(plan) -> None:
     warnings = "\n".join(plan(toml(""), data).warnings)
     assert "3 duplicate rows" in warnings and "1 bad rows" in warnings
     assert "2 eval inputs also appear" in warnings and "10 rows" in warnings
+
+
+# Review fixes: reasons and estimates that must not mislead
+
+
+def test_cpt_without_corpus_or_new_language_is_not_needed(plan) -> None:
+    cpt = decision(plan(toml(""), profile(knowledge=None)), "cpt")
+    assert cpt.decision == "not_needed"
+
+
+def test_cpt_without_corpus_but_new_language_is_rejected(plan) -> None:
+    cpt = decision(plan(toml("[needs]\nnew_language = true\n"), profile(knowledge=None)), "cpt")
+    assert cpt.decision == "rejected" and "no [data.knowledge] corpus" in cpt.reason
+
+
+def test_retrieved_tokens_never_exceed_the_corpus(plan) -> None:
+    result = plan(toml("[needs]\ncitations = true\n"), profile(knowledge=19))
+    assert decision(result, "rag").estimate["retrieved_tokens"] <= 19
+
+
+def test_included_prefix_reason_is_not_circular(plan) -> None:
+    prefix = decision(plan(toml('[strategy]\ninclude = ["prefix"]\n' + A100)), "prefix")
+    assert prefix.decision == "chosen" and prefix.reason == "included by strategy.include"

@@ -125,7 +125,7 @@ def _check_force(session: Session, options: BuildOptions) -> None:
     for step_id in options.force:
         if step_id not in known:
             raise UsageError(
-                f"--force {step_id}: no such step in this build", hint=f"steps: {', '.join(known)}"
+                f"--force {step_id}: no such step in this build", hint=f"steps: {', '.join(sorted(known))}"
             )
 
 

@@ -46,7 +46,11 @@ def build_steps(
         steps.append(StepSpec("knowledge.load", "knowledge.load", (), params, tuple(k.paths)))
     if "rag" in chosen:
         rag = settings["rag"]
-        chunk = {"rag.chunk_size": rag["chunk_size"], "rag.chunk_overlap": rag["chunk_overlap"]}
+        chunk = {
+            "rag.chunk_size": rag["chunk_size"],
+            "rag.chunk_overlap": rag["chunk_overlap"],
+            "rag.embed_model": rag["embed_model"],  # chunks are measured in the embedder's tokens
+        }
         steps.append(StepSpec("knowledge.chunk", "knowledge.chunk", ("knowledge.load",), chunk))
         index = {
             "rag.embed_model": rag["embed_model"],

@@ -101,7 +101,11 @@ def decide_finetuning(
             verdicts[name] = _verdict(name, plan, verdicts, config, rows, hw, budget)
         decision, reason = verdicts[name]
         if name in include and decision != "chosen":
-            reason = f"included by strategy.include (planner alone: {decision.replace('_', ' ')}: {reason})"
+            reason = (
+                "included by strategy.include"
+                if name == "prefix" and decision == "not_needed"
+                else f"included by strategy.include (planner alone: {decision.replace('_', ' ')}: {reason})"
+            )
             decision = "chosen"
             if too_few:
                 out.warnings.append(

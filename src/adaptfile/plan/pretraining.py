@@ -63,6 +63,10 @@ def _cpt(
                 "strategy.include has 'cpt', but there is no [data.knowledge] corpus to train on",
                 hint='add [data.knowledge] paths = [...], or remove "cpt" from strategy.include',
             )
+        if not config.needs.new_language:
+            return StrategyDecision(
+                "cpt", "not_needed", "no new language or broad skill needed, and no corpus"
+            )
         return StrategyDecision("cpt", "rejected", "no [data.knowledge] corpus to continue pre-training on")
     corpus = profile.knowledge.tokens
     data = TrainData(tokens=corpus, longest=CPT_SEQ, rows=math.ceil(corpus / CPT_SEQ))
@@ -124,8 +128,9 @@ def _pretrain(
         reason = (
             f"pre-training a {format_count(model.params)} model compute-optimally (≈{format_count(tokens)} tokens, "
             f"20 per parameter) ≈ {plan.flops:.2g} FLOPs ≈ {est.hours(plan.gpu_hours)} {hw.hours_unit} on "
-            f"{hw.short()}, ≈{est.money(plan.cost_usd)} est. — far beyond a small team's means "
-            f"(budget {est.money(config.constraints.budget_usd)}){corpus}"
+            f"{hw.short()}, ≈{est.money(plan.cost_usd)} est. (budget {est.money(config.constraints.budget_usd)}); "
+            "a pre-trained base model already knows far more than this could teach it — adapt one instead"
+            f"{corpus}"
         )
         return StrategyDecision("pretrain", "rejected", reason, plan.estimate(model))
     if profile.knowledge is not None:

@@ -214,7 +214,7 @@ def _decide_rag(
         )
     corpus = profile.knowledge.tokens
     chunks = math.ceil(corpus / max(chunk - overlap, 1))
-    retrieved = r.top_k * chunk
+    retrieved = min(r.top_k, chunks) * min(chunk, corpus)
     estimate = {
         "label": f"estimate, {est.ACCURACY}",
         "corpus_tokens": corpus,
