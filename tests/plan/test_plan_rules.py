@@ -375,7 +375,8 @@ def test_cpt_without_corpus_but_new_language_is_rejected(plan) -> None:
 
 
 def test_retrieved_tokens_never_exceed_the_corpus(plan) -> None:
-    result = plan(toml("[needs]\ncitations = true\n"), profile(knowledge=19))
+    config = toml('[data.knowledge]\npaths = ["docs/*.md"]\n[needs]\ncitations = true\n')
+    result = plan(config, profile(knowledge=19))
     assert decision(result, "rag").estimate["retrieved_tokens"] <= 19
 
 
