@@ -13,7 +13,11 @@ ENTRY_POINT_GROUP = "adaptfile.steps"
 
 # Built-in kinds: name → "module:attribute", imported only when a plan uses the kind.
 # Later issues fill this in (knowledge.load, rag.index, lora.train, ...); the engine knows no ML.
-BUILTIN_KINDS: dict[str, str] = {}
+BUILTIN_KINDS: dict[str, str] = {
+    "examples.load": "adaptfile.steps.examples_load:kind",
+    "icl.shots": "adaptfile.steps.icl_shots:kind",
+    "prompt.render": "adaptfile.steps.prompt_render:kind",
+}
 
 _registered: dict[str, StepKind] = {}
 _loaded: dict[str, StepKind] = {}

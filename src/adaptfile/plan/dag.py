@@ -70,7 +70,7 @@ def build_steps(
             "icl.selection": config.icl.selection,
             "project.seed": config.project.seed,
         }
-        if config.icl.selection == "similar":
+        if config.icl.selection in ("similar", "diverse"):  # both rank examples by their embeddings
             params["rag.embed_model"] = config.rag.embed_model
         steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params))
 
@@ -102,10 +102,16 @@ def build_steps(
         deps = ("examples.load", *upstream)
         steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, model_inputs))
 
-    render_deps = tuple(d for d in ("icl.shots",) if shots > 0)
+    render_deps: tuple[str, ...] = tuple(d for d in ("icl.shots",) if shots > 0)
     if knowledge_in_prompt and "icl" in chosen:
         render_deps = ("knowledge.load", *render_deps)
+    if data.eval:
+        render_deps += ("eval.load",)  # the longest eval question must fit the budget
+    if pretrain_corpus:
+        render_deps += ("pretrain.tokenizer",)  # token counts in the scratch model's own tokenizer
     render = {
+        **base_model,
+        "model.context": model.context,
         "project.task": config.project.task,
         "project.instruction": config.project.instruction,
         "icl.template": config.icl.template,
@@ -113,8 +119,10 @@ def build_steps(
     }
     if "rag" in chosen:
         render["rag.top_k"] = settings["rag"]["top_k"]
-    template = (config.icl.template,) if config.icl.template else ()
-    steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, template))
+        render["rag.chunk_size"] = settings["rag"]["chunk_size"]
+    # A project's own templates override the shipped ones: editing one must rerender.
+    templates = (config.icl.template,) if config.icl.template else ("templates/*.j2",)
+    steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, templates))
 
     if data.eval:
         deps = ["eval.load", "prompt.render"]

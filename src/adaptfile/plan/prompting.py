@@ -74,8 +74,8 @@ def decide_prompting(
     limit = min(config.constraints.max_prompt_tokens, model.context - answer)
     rows = profile.examples.rows if profile.examples else 0
     shot = profile.examples.tokens_mean if profile.examples else 0.0
-    pairs = profile.examples or profile.eval
-    question = pairs.input_tokens_max if pairs else DEFAULT_QUESTION_TOKENS
+    pairs = [p for p in (profile.examples, profile.eval) if p is not None]
+    question = max(p.input_tokens_max for p in pairs) if pairs else DEFAULT_QUESTION_TOKENS
     instruction = text_tokens(config.project.instruction)
     base = instruction + question
 
@@ -161,6 +161,8 @@ def _decide_icl(
     if need > limit:
         what = "the instruction plus one demonstration" if rows else "the instruction plus a question"
         reason = f"{what} need ≈{need:,} tokens, over the {limit:,}-token prompt budget"
+        if rows:
+            reason += "; fine-tune instead: it moves the demonstrations into the weights (PLANNER.md rule 3)"
         if "icl" in include:
             raise PlanError(
                 f"strategy.include has 'icl', but {reason}",

@@ -13,7 +13,7 @@ from adaptfile.errors import ConfigError
 from adaptfile.profile.formats import FIELDS, FORMATS, Example, RowError, describe_keys, detect, normalize
 from adaptfile.profile.model import ExamplesProfile, RowIssue
 from adaptfile.profile.readers import FILE_TYPES, RowReader, file_type
-from adaptfile.profile.text import estimate_tokens
+from adaptfile.profile.text import estimate_tokens, normal_text
 
 if TYPE_CHECKING:
     from adaptfile.config.model import ExamplesConfig
@@ -166,7 +166,7 @@ def _tally(
         input_max = max(input_max, size_in)
         totals.append(size_in + estimate_tokens(example.output))
         rows_seen.add(_digest(example.messages or (example.input, example.output)))
-        inputs.add(_digest(example.input))
+        inputs.add(_digest(normal_text(example.input)))  # case/punctuation variants leak too
         if example.label is not None:
             labels.add(example.label)
         with_source += example.source is not None

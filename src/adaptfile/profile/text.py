@@ -6,6 +6,7 @@ import contextlib
 import html
 import json
 import re
+import unicodedata
 import zlib
 from typing import Any
 
@@ -108,3 +109,12 @@ def _pdf_text(data: bytes) -> str:
                 digits = len(re.sub(rb"\s", b"", token)) - 2
                 parts.append("x" * (digits // 4))  # 2-byte glyph ids: count, not decode
     return " ".join(parts)
+
+
+_NON_WORD = re.compile(r"[^\w\s]")
+
+
+def normal_text(text: str) -> str:
+    """Case, compatibility forms, punctuation and whitespace folded away."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NON_WORD.sub(" ", folded).split())

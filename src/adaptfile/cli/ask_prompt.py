@@ -1,0 +1,92 @@
+"""`adapt ask --prompt-only`: print the exact prompt the model would receive, without loading the model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adaptfile.cli.app import App
+from adaptfile.errors import UsageError
+
+
+def prompt_only(app: App, questions: Iterable[str], as_json: bool) -> None:
+    """For each question: instruction, shots (for "similar" the nearest, nearest first), retrieved context
+    where RAG is built, and the question — as text, or one JSON object per line with `as_json`."""
+    project = app.project()
+    steps = _built_steps(project.root)
+    if "prompt.render" not in steps:
+        raise UsageError(
+            "no built prompt in build/: `adapt ask --prompt-only` shows the prompt a build produced",
+            hint="run `adapt build` (or `adapt build prompt.render`) first",
+        )
+    from adaptfile.prompt.assemble import PromptBuild
+    from adaptfile.prompt.budget import load_tokenizer
+
+    model = project.config.model
+    index_dir = steps["icl.shots"] / "index" if "icl.shots" in steps else None
+    build = PromptBuild.load(steps["prompt.render"], None, index_dir)
+    if build.settings.get("tokenizer") not in (None, "estimate (4 characters per token)"):
+        build.tokenizer = load_tokenizer(model.base, project.root, model.revision)
+    retriever = _retriever(steps)
+    corpus = _corpus(steps) if build.settings.get("knowledge_in_prompt") else []
+    for question in questions:
+        question = question.strip()
+        if not question:
+            continue
+        context = _retrieve(retriever, question) if retriever is not None else corpus
+        assembled = build.assemble(question, context)
+        if as_json:
+            app.echo_json(assembled.to_json())
+        else:
+            click.echo(assembled.prompt)
+            total = assembled.tokens.total
+            click.echo(
+                f"-- {len(assembled.shots)} shots, {len(context)} passages, {total} prompt tokens", err=True
+            )
+
+
+def stdin_questions(stream: Any) -> Iterable[str]:
+    """Questions from stdin, one per line (blank lines skipped)."""
+    for line in stream:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def _built_steps(root: Path) -> dict[str, Path]:
+    """Step id → its directory under build/, from build/manifest.json."""
+    manifest = root / "build" / "manifest.json"
+    try:
+        steps = json.loads(manifest.read_text(encoding="utf-8")).get("steps", {})
+    except (OSError, ValueError):
+        return {}
+    return {step_id: root / "build" / step_id for step_id in steps if (root / "build" / step_id).is_dir()}
+
+
+def _retriever(steps: dict[str, Path]) -> Any:
+    if "rag.index" not in steps:
+        return None
+    from adaptfile.knowledge.retrieval import Retriever
+
+    return Retriever.load(steps["rag.index"] / "index")
+
+
+def _corpus(steps: dict[str, Path]) -> list[Any]:
+    """The whole corpus as passages, when the plan puts it into every prompt."""
+    from adaptfile.prompt.template import Passage
+
+    path = steps.get("knowledge.load", Path("-")) / "documents.jsonl"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        docs = [json.loads(line) for line in handle if line.strip()]
+    return [Passage(d["path"], 0, len(d["text"]), d["text"]) for d in docs]
+
+
+def _retrieve(retriever: Any, question: str) -> list[Any]:
+    from adaptfile.prompt.template import Passage
+
+    return [Passage(c.path, c.start, c.end, c.text) for c in retriever.retrieve(question)]

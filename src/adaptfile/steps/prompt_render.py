@@ -1,0 +1,196 @@
+"""Step prompt.render: the system prompt, the shots that fit the budget and the template, as plain files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from adaptfile.engine.protocol import StepContext
+
+PLACEHOLDER_QUESTION = "(question)"  # measured when there is neither an eval set nor examples
+
+
+class PromptRender:
+    """system.txt, template.j2, shots.jsonl (+ spares.jsonl), prompt.json (settings, budget, token counts)
+    and example.txt (the full prompt for the longest question)."""
+
+    name = "prompt.render"
+    version = "1"
+    params = None  # project.task/instruction, icl.template, constraints.max_prompt_tokens, rag.*, model.*
+    outputs = ("system.txt", "template.j2", "shots.jsonl", "spares.jsonl", "prompt.json", "example.txt")
+    packages = ("adaptfile", "jinja2", "transformers")
+
+    def run(self, ctx: StepContext) -> None:
+        from adaptfile.prompt.assemble import PROMPT_SCHEMA, write_shots
+        from adaptfile.prompt.budget import fit_shots, measure, prompt_limit
+        from adaptfile.prompt.chat import format_prompt, has_chat_template, render_messages
+        from adaptfile.prompt.template import Passage, load_template
+
+        p = ctx.params
+        task = p.get("project.task", "qa")
+        instruction = (p.get("project.instruction") or "").strip()
+        template = load_template(ctx.root, task, p.get("icl.template"))
+        tokenizer, tokenizer_name = _tokenizer(ctx)
+        wanted, per_query, candidates = _candidates(ctx)
+        question, question_from = _longest_question(ctx)
+        passages = [Passage(d["path"], 0, len(d["text"]), d["text"]) for d in _documents(ctx)]
+        budget = _context_budget(p)
+        window = p.get("model.context") or _window(tokenizer)
+        answer = _answer_tokens(task)
+        limit = prompt_limit(int(p.get("constraints.max_prompt_tokens", 4096)), window, answer)
+        common = {"instruction": instruction, "question": question, "tokenizer": tokenizer}
+        kept, tokens = fit_shots(
+            template,
+            shots=candidates[:wanted],
+            limit=limit,
+            context=passages,
+            context_budget=budget,
+            **common,
+        )
+        warnings = _warnings(wanted, len(kept), tokens.total, limit, per_query)
+        if not kept and tokens.total > limit:
+            bare = measure(template, shots=[], context=passages, context_budget=budget, **common)
+            tokens = bare
+        settings = {
+            "schema": PROMPT_SCHEMA,
+            "task": task,
+            "template": template.name,
+            "selection": _selection(ctx),
+            "per_query": per_query,
+            "shots": len(kept),
+            "shots_wanted": wanted,
+            "format": "chat_template" if has_chat_template(tokenizer) else "plain",
+            "tokenizer": tokenizer_name,
+            "limit": limit,
+            "max_prompt_tokens": int(p.get("constraints.max_prompt_tokens", 4096)),
+            "context_window": window,
+            "answer_tokens": answer,
+            "context_budget": budget,
+            "knowledge_in_prompt": bool(passages),
+            "longest_question": question_from,
+            "tokens": tokens.to_json(),
+            "warnings": warnings,
+        }
+        fixed = [] if per_query else kept
+        messages = render_messages(
+            template, instruction=instruction, shots=kept, context=passages, question=question
+        )
+        _write(ctx.output("system.txt"), instruction + "\n" if instruction else "")
+        _write(ctx.output("template.j2"), template.source)
+        write_shots(ctx.output("shots.jsonl"), fixed)
+        write_shots(ctx.output("spares.jsonl"), [] if per_query else candidates[wanted:])
+        _write(
+            ctx.output("prompt.json"),
+            json.dumps(settings, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+        )
+        _write(ctx.output("example.txt"), format_prompt(messages, tokenizer))
+        ctx.log(f"{len(kept)} of {wanted} shots fit {tokens.total} / {limit} tokens ({tokenizer_name})")
+        for warning in warnings:
+            ctx.log(f"warning: {warning}")
+
+
+def _candidates(ctx: StepContext) -> tuple[int, bool, list[Any]]:
+    """(shots wanted, chosen per question?, candidates most useful first — worst case for "similar")."""
+    from adaptfile.prompt.assemble import read_shots
+
+    if "icl.shots" not in ctx.upstream:
+        return 0, False, []
+    report = json.loads(ctx.upstream_output("icl.shots", "report.json").read_text(encoding="utf-8"))
+    shots = read_shots(ctx.upstream_output("icl.shots", "shots.jsonl"))
+    return min(int(report["shots"]), len(shots)), bool(report.get("per_query")), shots
+
+
+def _selection(ctx: StepContext) -> str | None:
+    if "icl.shots" not in ctx.upstream:
+        return None
+    return json.loads(ctx.upstream_output("icl.shots", "report.json").read_text(encoding="utf-8"))[
+        "selection"
+    ]
+
+
+def _longest_question(ctx: StepContext) -> tuple[str, str]:
+    """The longest eval input (else example input): the prompt that must fit. Returns (text, where from)."""
+    from adaptfile.icl.records import read_records
+
+    for step_id in ("eval.load", "examples.load", "icl.shots"):
+        if step_id not in ctx.upstream:
+            continue
+        name = "shots.jsonl" if step_id == "icl.shots" else "examples.jsonl"
+        records = read_records(ctx.upstream_output(step_id, name))
+        if records:
+            longest = max(records, key=lambda r: (len(r.input), -r.line))
+            return longest.input, f"{step_id} line {longest.line}"
+    return PLACEHOLDER_QUESTION, "placeholder"
+
+
+def _documents(ctx: StepContext) -> list[dict[str, Any]]:
+    """The whole corpus, when the plan puts it into the prompt (prompt.render depends on knowledge.load)."""
+    if "knowledge.load" not in ctx.upstream:
+        return []
+    path = ctx.upstream_output("knowledge.load", "documents.jsonl")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _context_budget(params: dict[str, Any]) -> int:
+    """Tokens reserved for retrieved chunks: rag.top_k × rag.chunk_size, or the planner's figure."""
+    if params.get("rag.top_k") and params.get("rag.chunk_size"):
+        return int(params["rag.top_k"]) * int(params["rag.chunk_size"])
+    return int(params.get("prompt.context_tokens") or 0)
+
+
+def _tokenizer(ctx: StepContext) -> tuple[Any | None, str]:
+    from adaptfile.prompt.budget import load_tokenizer
+
+    if "pretrain.tokenizer" in ctx.upstream:
+        for candidate in (
+            ctx.upstream["pretrain.tokenizer"] / "tokenizer",
+            ctx.upstream["pretrain.tokenizer"],
+        ):
+            tokenizer = load_tokenizer(str(candidate), ctx.root)
+            if tokenizer is not None:
+                return tokenizer, "pretrain.tokenizer"
+    base = ctx.params.get("model.base")
+    tokenizer = load_tokenizer(base, ctx.root, ctx.params.get("model.revision") or "main") if base else None
+    if tokenizer is None:
+        return None, "estimate (4 characters per token)"
+    return tokenizer, str(base)
+
+
+def _window(tokenizer: Any | None) -> int | None:
+    size = getattr(tokenizer, "model_max_length", None)
+    return int(size) if isinstance(size, int) and 0 < size < 10_000_000 else None
+
+
+def _answer_tokens(task: str) -> int:
+    from adaptfile.plan.prompting import ANSWER_TOKENS
+
+    return ANSWER_TOKENS.get(task, 128)
+
+
+def _warnings(wanted: int, kept: int, total: int, limit: int, per_query: bool) -> list[str]:
+    out = []
+    if wanted and not kept:
+        out.append(
+            f"not even one demonstration fits the {limit:,}-token prompt budget: fine-tune instead "
+            "(it moves the demonstrations into the weights; PLANNER.md rule 3), or raise "
+            "constraints.max_prompt_tokens"
+        )
+    elif kept < wanted:
+        what = "up to " if per_query else ""
+        out.append(
+            f"{wanted - kept} of {wanted} shots dropped to fit the {limit:,}-token budget; {what}{kept} remain"
+        )
+    if total > limit:
+        out.append(
+            f"the prompt for the longest question needs {total:,} tokens, over the {limit:,}-token budget"
+        )
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+kind = PromptRender()
