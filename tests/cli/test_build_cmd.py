@@ -50,7 +50,7 @@ def fake_plan(project) -> Plan:
     if config.project.name == "broken":
         steps = (*steps, StepSpec("broken", "test.fail", deps=("docs.concat",)))
     if config.project.name == "unknown":
-        steps = (*steps, StepSpec("lora.train", "lora.train", deps=("docs.concat",)))
+        steps = (*steps, StepSpec("thirdparty.step", "no.such.kind", deps=("docs.concat",)))
     return Plan(config.project.name, (StrategyDecision("rag", "chosen", "test"),), (), steps)
 
 
@@ -135,7 +135,7 @@ def test_failed_step_exits_1_with_step_and_log(demo: Path, capsys) -> None:
 def test_unknown_kind_exits_3_before_running(demo: Path, capsys) -> None:
     (demo / "adapt.toml").write_text(TOML.replace('"demo"', '"unknown"'))
     code, _, err = adapt(demo, capsys, "build")
-    assert code == 3 and "lora.train" in err
+    assert code == 3 and "no.such.kind" in err
     assert not (demo / ".adapt" / "cache").exists()
 
 

@@ -160,11 +160,11 @@ def test_gc_keeps_lock_and_recent_builds(project: Path) -> None:
 
 
 def test_unknown_kind_fails_before_running_anything(project: Path, kinds: list[str]) -> None:
-    specs = (*chain(), StepSpec("lora.train", "lora.train", deps=("docs.concat",)))
+    specs = (*chain(), StepSpec("thirdparty.step", "no.such.kind", deps=("docs.concat",)))
     with pytest.raises(UnknownStepKind) as caught:
         build(project, specs, META)
     assert caught.value.exit_code == 3
-    assert "step 'lora.train'" in caught.value.message and "'lora.train'" in caught.value.message
+    assert "step 'thirdparty.step'" in caught.value.message and "'no.such.kind'" in caught.value.message
     assert kinds == []
 
 

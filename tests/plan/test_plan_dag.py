@@ -70,7 +70,11 @@ def test_params_are_only_what_each_step_reads(plan) -> None:
     }
     lora = result.step("lora.train").params
     assert lora["lora.r"] == 16 and lora["lora.batch_size"] >= 1 and lora["model.base"] == "Qwen2.5-0.5B"
-    assert not any(key.startswith(("rag.", "strategy.", "hardware.")) for key in lora)
+    assert not any(key.startswith(("rag.", "strategy.")) for key in lora)
+    assert {key for key in lora if key.startswith("hardware.")} == {
+        "hardware.train.device",
+        "hardware.train.count",
+    }
 
 
 def test_changing_lora_r_touches_only_lora_train(plan) -> None:
@@ -112,4 +116,4 @@ def test_local_model_directory_is_an_input_of_training(plan, tmp_path: Path) -> 
     data = profile(300)
     data = type(data)(examples=type(data.examples)(**{**data.examples.__dict__, "tokens_max": 200}))
     result = plan(toml("[needs]\ncustom_style = true\n", base="models/tiny"), data)
-    assert result.step("lora.train").inputs == ("models/tiny/**",)
+    assert result.step("lora.train").inputs == ("models/tiny/**", "templates/*.j2")

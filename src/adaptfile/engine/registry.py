@@ -14,9 +14,19 @@ ENTRY_POINT_GROUP = "adaptfile.steps"
 # Built-in kinds: name → "module:attribute", imported only when a plan uses the kind.
 # Later issues fill this in (knowledge.load, rag.index, lora.train, ...); the engine knows no ML.
 BUILTIN_KINDS: dict[str, str] = {
+    "knowledge.load": "adaptfile.steps.knowledge_load:kind",
+    "knowledge.chunk": "adaptfile.steps.knowledge_chunk:kind",
+    "rag.index": "adaptfile.steps.rag_index:kind",
     "examples.load": "adaptfile.steps.examples_load:kind",
     "icl.shots": "adaptfile.steps.icl_shots:kind",
     "prompt.render": "adaptfile.steps.prompt_render:kind",
+    "pretrain.tokenizer": "adaptfile.steps.pretrain_tokenizer:kind",
+    "pretrain.train": "adaptfile.steps.train_models:PRETRAIN_TRAIN",
+    "cpt.train": "adaptfile.steps.train_models:CPT_TRAIN",
+    "lora.train": "adaptfile.steps.train_models:LORA_TRAIN",
+    "qlora.train": "adaptfile.steps.train_models:QLORA_TRAIN",
+    "prefix.train": "adaptfile.steps.train_models:PREFIX_TRAIN",
+    "full.train": "adaptfile.steps.train_models:FULL_TRAIN",
 }
 
 _registered: dict[str, StepKind] = {}

@@ -75,32 +75,50 @@ def build_steps(
         steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params))
 
     base_model = _model_params(config)
+    hardware = {
+        "hardware.train.device": config.hardware.train.device,
+        "hardware.train.count": config.hardware.train.count,
+    }
     model_inputs = (f"{model.local_dir}/**",) if model.local_dir else ()
+    templates = (config.icl.template,) if config.icl.template else ("templates/*.j2",)
     upstream: tuple[str, ...] = ()
     if pretrain_corpus:
         s = config.model.scratch
         tok = {"model.scratch.vocab_size": s.vocab_size, "project.seed": config.project.seed}
         steps.append(StepSpec("pretrain.tokenizer", "pretrain.tokenizer", (pretrain_corpus,), tok))
         arch = {f"model.scratch.{key}": value for key, value in s.model_dump().items()}
-        params = {**arch, **_train_params("pretrain", settings), "project.seed": config.project.seed}
+        params = {
+            **arch,
+            **_train_params("pretrain", settings),
+            **hardware,
+            "project.seed": config.project.seed,
+        }
         steps.append(
             StepSpec("pretrain.train", "pretrain.train", ("pretrain.tokenizer", pretrain_corpus), params)
         )
         upstream = ("pretrain.train",)
     if "cpt" in chosen:
-        params = {**base_model, **_train_params("cpt", settings), "project.seed": config.project.seed}
+        params = {
+            **base_model,
+            **_train_params("cpt", settings),
+            **hardware,
+            "project.seed": config.project.seed,
+        }
         steps.append(StepSpec("cpt.train", "cpt.train", ("knowledge.load", *upstream), params, model_inputs))
         upstream = ("cpt.train",)
     for method in trainers:
         params = {
             **base_model,
+            **hardware,
             "project.task": config.project.task,
             "project.instruction": config.project.instruction,
             "project.seed": config.project.seed,
+            "icl.template": config.icl.template,  # training text is rendered with the serving template
             **_train_params(method, settings),
         }
-        deps = ("examples.load", *upstream)
-        steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, model_inputs))
+        deps = ("examples.load", *(("eval.load",) if data.eval else ()), *upstream)
+        inputs = (*model_inputs, *templates)
+        steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, inputs))
 
     render_deps: tuple[str, ...] = tuple(d for d in ("icl.shots",) if shots > 0)
     if knowledge_in_prompt and "icl" in chosen:
@@ -121,7 +139,6 @@ def build_steps(
         render["rag.top_k"] = settings["rag"]["top_k"]
         render["rag.chunk_size"] = settings["rag"]["chunk_size"]
     # A project's own templates override the shipped ones: editing one must rerender.
-    templates = (config.icl.template,) if config.icl.template else ("templates/*.j2",)
     steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, templates))
 
     if data.eval:
@@ -138,7 +155,11 @@ def build_steps(
 
 
 def _model_params(config: AdaptConfig) -> dict[str, Any]:
-    return {"model.base": config.model.base, "model.revision": config.model.revision}
+    return {
+        "model.base": config.model.base,
+        "model.revision": config.model.revision,
+        "model.trust_remote_code": config.model.trust_remote_code,
+    }
 
 
 def _train_params(method: str, settings: dict[str, Any]) -> dict[str, Any]:

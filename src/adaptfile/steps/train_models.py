@@ -1,0 +1,45 @@
+"""Training step kinds: lora/qlora/prefix/full fine-tuning, continued and from-scratch pre-training.
+
+Each kind is a thin wrapper over `adaptfile.train.recipe`; torch, transformers and peft are
+imported inside `run()` only, so planning and no-op builds never load them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adaptfile.engine.protocol import StepContext
+
+TRAIN_PACKAGES = ("torch", "transformers", "peft", "accelerate")
+VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TrainKind:
+    """`<method>.train`: trains with the method's resolved settings and publishes the final artifact."""
+
+    method: str
+    outputs: tuple[str, ...]
+    params: tuple[str, ...] | None = None  # every param the plan gives it: the DAG lists exactly those
+    version: str = VERSION
+    packages: tuple[str, ...] = TRAIN_PACKAGES
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}.train"
+
+    def run(self, ctx: StepContext) -> None:
+        from adaptfile.train.recipe import run_step
+
+        run_step(ctx, self.method)
+
+
+_ADAPTER = ("adapter/", "merged/", "metrics.json", "loss.png")
+_MODEL = ("model/", "metrics.json", "loss.png")
+
+LORA_TRAIN = TrainKind("lora", _ADAPTER)
+QLORA_TRAIN = TrainKind("qlora", _ADAPTER)
+PREFIX_TRAIN = TrainKind("prefix", ("adapter/", "metrics.json", "loss.png"))
+FULL_TRAIN = TrainKind("full", _MODEL)
+CPT_TRAIN = TrainKind("cpt", _MODEL)
+PRETRAIN_TRAIN = TrainKind("pretrain", _MODEL)

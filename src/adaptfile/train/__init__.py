@@ -1,0 +1,1 @@
+"""The training library: data, packing, models, the recipe, checkpoints, preflight, metrics, launch."""

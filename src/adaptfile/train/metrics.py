@@ -1,0 +1,50 @@
+"""Training metrics: loss curve, eval loss, tokens/s, peak memory and wall time, with a loss-curve PNG."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def peak_memory_gb(device: str) -> float:
+    """Peak accelerator memory on CUDA, else this process's peak resident set size."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 1024**3
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024**3 if sys.platform == "darwin" else 1024**2)
+
+
+def loss_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(optimizer step, training loss) pairs from a Trainer's log history."""
+    return [(int(e["step"]), float(e["loss"])) for e in log_history if "loss" in e and "step" in e]
+
+
+def write_loss_png(curve: list[tuple[int, float]], eval_points: list[tuple[int, float]], path: Path,
+                   title: str) -> None:  # fmt: skip
+    """The loss curve as a PNG (matplotlib, headless); deterministic bytes for the same numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    if curve:
+        ax.plot([s for s, _ in curve], [v for _, v in curve], label="train loss")
+    if eval_points:
+        ax.plot([s for s, _ in eval_points], [v for _, v in eval_points], "o--", label="eval loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    path.write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n", encoding="utf-8")

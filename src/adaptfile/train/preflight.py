@@ -1,0 +1,66 @@
+"""Memory preflight: the planner's estimate for the real model and batch against the device's free memory."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from adaptfile.errors import StepFailed
+from adaptfile.plan import estimate as est
+from adaptfile.plan.model_info import ModelInfo
+
+GB = 1024**3
+
+
+def model_info(model: Any) -> ModelInfo:
+    """The estimator's view of a loaded transformers model (base parameters, shape from its config)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    c = base.config
+    params = sum(p.numel() for p in base.parameters())
+    heads = getattr(c, "num_attention_heads", 1)
+    return ModelInfo(
+        name=getattr(c, "name_or_path", "") or "model",
+        params=params,
+        active_params=params,
+        hidden=c.hidden_size,
+        layers=c.num_hidden_layers,
+        heads=heads,
+        kv_heads=getattr(c, "num_key_value_heads", None) or heads,
+        intermediate=getattr(c, "intermediate_size", 4 * c.hidden_size),
+        vocab=c.vocab_size,
+        context=getattr(c, "max_position_embeddings", 2048),
+    )
+
+
+def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing: bool, precision: str,
+                    devices: int = 1) -> est.Memory:  # fmt: skip
+    """Per-device training memory by the planner's formulas, for the model actually loaded."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    hw = SimpleNamespace(count=devices)
+    return est.training_memory(method, model_info(model), hw, trainable, batch, seq, checkpointing, precision)  # type: ignore[arg-type]
+
+
+def available_gb(device: str) -> tuple[float, str]:
+    """Free memory of the training device in GB, and its description."""
+    if device == "cuda":
+        import torch
+
+        free, total = torch.cuda.mem_get_info()
+        return free / GB, f"{torch.cuda.get_device_name()} ({total / GB:.1f} GB, {free / GB:.1f} GB free)"
+    import psutil
+
+    free = psutil.virtual_memory().available
+    return free / GB, f"cpu ({free / GB:.1f} GB available)"
+
+
+def check_fits(step: str, memory: est.Memory, free_gb: float, device: str, settings: str) -> None:
+    """Stop before training, with the numbers, when the estimate exceeds the free memory."""
+    if memory.total_gb <= free_gb:
+        return
+    raise StepFailed(
+        f"{step}: training needs ≈{memory.total_gb:.3g} GB (weights {memory.weights_gb:.3g}, trainable "
+        f"{memory.trainable_gb:.3g}, activations {memory.activations_gb:.3g}; {settings}; estimate, "
+        f"{est.ACCURACY}) but {device} has {free_gb:.3g} GB free — stopped before training",
+        hint="lower batch_size (raise grad_accum to keep the effective batch), turn on gradient_checkpointing, "
+        "shorten max_seq_len, or choose qlora / a larger hardware.train.gpu",
+    )

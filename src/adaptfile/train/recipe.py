@@ -1,0 +1,260 @@
+"""The training recipe, top to bottom: setup model → setup data → preflight → train (resumable) → save."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adaptfile.engine.protocol import StepContext
+from adaptfile.errors import StepFailed
+from adaptfile.train import data as td
+from adaptfile.train import metrics, models, packing, preflight
+from adaptfile.train.settings import Settings
+
+
+@dataclass
+class Prepared:
+    """Everything `train()` needs, built by `setup()`."""
+
+    settings: Settings
+    model: Any
+    tokenizer: Any
+    train_rows: list[packing.Row]
+    eval_rows: list[packing.Row]
+    collator: packing.Collator
+    rows_per_batch: int
+    notes: list[str] = field(default_factory=list)
+
+
+def setup(ctx: StepContext, method: str) -> Prepared:
+    """Tokenizer and model, then the data rendered, packed and split, then the memory preflight."""
+    import transformers
+
+    settings = Settings.from_params(method, ctx.params)
+    transformers.set_seed(settings.seed)
+    tokenizer, model = _setup_model(ctx, settings)
+    train_records, eval_records = _setup_data(ctx, settings, tokenizer)
+    if not train_records:
+        raise StepFailed(
+            f"{ctx.step_id}: no training data", hint="add examples or corpus text to the project"
+        )
+    packed = settings.packing
+    to_rows = packing.pack if packed else packing.unpacked
+    train_rows = to_rows(train_records)
+    per_batch = packing.rows_per_batch(train_rows, settings.batch_size) if packed else settings.batch_size
+    prepared = Prepared(
+        settings=settings,
+        model=model,
+        tokenizer=tokenizer,
+        train_rows=train_rows,
+        eval_rows=to_rows(eval_records),
+        collator=packing.Collator(tokenizer.pad_token_id, packed),
+        rows_per_batch=per_batch,
+    )
+    _preflight(ctx, prepared)
+    return prepared
+
+
+def _setup_model(ctx: StepContext, s: Settings) -> tuple[Any, Any]:
+    params = ctx.params
+    if s.method == "pretrain":
+        tokenizer = models.load_tokenizer(str(ctx.upstream["pretrain.tokenizer"] / "tokenizer"), None)
+        shape = models.scratch_shape(
+            params["model.scratch.layers"],
+            params["model.scratch.hidden"],
+            params["model.scratch.heads"],
+            params["model.scratch.vocab_size"],
+            params["model.scratch.context"],
+        )
+        return tokenizer, models.scratch_llama(shape, tokenizer, s.seed)
+    location, revision = models.base_location(params, ctx.upstream)
+    trust = bool(params.get("model.trust_remote_code", False))
+    tokenizer = models.load_tokenizer(location, revision, trust)
+    weights = s.precision if s.peft and s.precision != "fp16" else "fp32"
+    model = models.load_base(location, revision, weights, s.method == "qlora", trust)
+    return tokenizer, models.wrap_peft(model, s.method, params)
+
+
+def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.Record], list[td.Record]]:
+    if s.sft:
+        render = td.template_renderer(ctx.root, ctx.params, tokenizer)
+        examples = td.read_examples_dir(ctx.upstream["examples.load"])
+        if "eval.load" in ctx.upstream:
+            heldout = td.read_examples_dir(ctx.upstream["eval.load"])
+        else:
+            examples, heldout = td.split_heldout(examples, s.seed)
+        return (
+            td.sft_records(examples, render, tokenizer, s.max_seq_len),
+            td.sft_records(heldout, render, tokenizer, s.max_seq_len),
+        )
+    corpus_step = "knowledge.load" if "knowledge.load" in ctx.upstream else "examples.load"
+    records = td.corpus_records(td.read_corpus_dir(ctx.upstream[corpus_step]), tokenizer, s.max_seq_len)
+    return td.split_heldout(records, s.seed)
+
+
+def _preflight(ctx: StepContext, p: Prepared) -> None:
+    s = p.settings
+    seq = max(len(r.input_ids) for r in p.train_rows)
+    memory = preflight.estimate_memory(
+        s.method, p.model, p.rows_per_batch, seq, s.gradient_checkpointing, s.precision, s.devices
+    )
+    free, device = preflight.available_gb(s.device)
+    ctx.log(f"memory: ≈{memory.total_gb:.3g} GB estimated, {device}")
+    preflight.check_fits(ctx.step_id, memory, free, device, s.describe())
+
+
+def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[str, Any]:
+    """Run the Trainer from the last checkpoint under ctx.work (if any); returns the run's metrics."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from adaptfile.train import callbacks
+    from adaptfile.train.launch import distributed_arguments
+    from adaptfile.train.objective import eval_loss, trainer_class
+
+    s = p.settings
+    checkpoints = ctx.work / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    resume = get_last_checkpoint(str(checkpoints))
+    rows = packing.epoch_order(p.train_rows, s.epochs, s.seed)
+    steps = math.ceil(len(rows) / (p.rows_per_batch * s.grad_accum * s.devices))
+    tokens = sum(len(r.input_ids) for r in rows)
+    targets = sum(sum(1 for label in r.labels[1:] if label != td.IGNORE) for r in rows)
+    interrupt = callbacks.InterruptCallback()
+    cbs: list[Any] = [callbacks.ProgressCallback(ctx.progress, tokens / max(steps, 1)), interrupt]
+    if stop_after is not None:
+        cbs.append(callbacks.StopAfterCallback(stop_after))
+    trainer = trainer_class()(
+        model=p.model,
+        args=_arguments(
+            s, checkpoints, p.rows_per_batch, distributed_arguments(s.method, s.device, s.devices)
+        ),
+        train_dataset=rows,
+        data_collator=p.collator,
+        callbacks=cbs,
+    )
+    eval_batches = _batches(p, p.eval_rows)
+    start_file = checkpoints / "eval_loss_start.json"
+    if resume is None:
+        start_loss = eval_loss(p.model, eval_batches)
+        start_file.write_text(json.dumps(start_loss))
+    else:
+        start_loss = json.loads(start_file.read_text()) if start_file.exists() else None
+    resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    ctx.log(f"training {s.method}: {len(rows)} rows, {steps} steps, {s.describe()}; resume from {resume}")
+    started = time.perf_counter()
+    with callbacks.interrupts_checkpoint(interrupt):
+        trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    if trainer.state.global_step < trainer.state.max_steps:
+        raise KeyboardInterrupt(
+            f"{ctx.step_id} interrupted at step {trainer.state.global_step}; checkpoint saved"
+        )
+    final_loss = eval_loss(p.model, eval_batches)
+    curve = metrics.loss_curve(trainer.state.log_history)
+    return {
+        "method": s.method,
+        "settings": {**s.__dict__, "rows_per_batch": p.rows_per_batch},
+        "steps": trainer.state.global_step,
+        "resumed_from_step": resumed_step if resume else None,
+        "loss_curve": curve,
+        "eval_loss_start": start_loss,
+        "eval_loss": final_loss,
+        "train_tokens": tokens,
+        "target_tokens": targets,
+        "tokens_per_s": tokens
+        * (trainer.state.global_step - resumed_step)
+        / max(steps, 1)
+        / max(seconds, 1e-9),
+        "wall_seconds": seconds,
+        "peak_memory_gb": metrics.peak_memory_gb(s.device),
+        "packing": s.packing,
+        "packed_rows": len(p.train_rows),
+    }
+
+
+def _arguments(s: Settings, output_dir: Path, rows_per_batch: int, extra: dict[str, Any]) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=rows_per_batch,
+        gradient_accumulation_steps=s.grad_accum,
+        num_train_epochs=1,  # the dataset already holds every epoch, in a seeded order
+        train_sampling_strategy="sequential",
+        learning_rate=s.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        weight_decay=0.0,
+        optim="adamw_torch",
+        bf16=s.precision == "bf16",
+        fp16=s.precision == "fp16",
+        activation_checkpointing=s.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if s.gradient_checkpointing else None,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=s.save_every,
+        save_total_limit=2,
+        seed=s.seed,
+        data_seed=s.seed,
+        use_cpu=s.device == "cpu",
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        **extra,
+    )
+
+
+def _batches(p: Prepared, rows: list[packing.Row]) -> list[dict[str, Any]]:
+    step = p.rows_per_batch
+    return [p.collator(rows[i : i + step]) for i in range(0, len(rows), step)]
+
+
+def save(ctx: StepContext, p: Prepared, run: dict[str, Any]) -> None:
+    """Publish only the final artifact: adapter or model (+ tokenizer), metrics.json and loss.png."""
+    s = p.settings
+    if s.peft:
+        target = ctx.output("adapter/")
+        p.model.save_pretrained(target)
+        _portable_adapter_config(target, ctx.params)
+        p.tokenizer.save_pretrained(target)
+        if ctx.params.get(f"{s.method}.merge"):
+            merged = p.model.merge_and_unload()
+            merged.save_pretrained(ctx.output("merged/"))
+            p.tokenizer.save_pretrained(ctx.output("merged/"))
+    else:
+        p.model.save_pretrained(ctx.output("model/"))
+        p.tokenizer.save_pretrained(ctx.output("model/"))
+    metrics.write_metrics(ctx.output("metrics.json"), run)
+    eval_points = [(0, run["eval_loss_start"])] if run["eval_loss_start"] is not None else []
+    eval_points.append((run["steps"], run["eval_loss"]))
+    metrics.write_loss_png(run["loss_curve"], eval_points, ctx.output("loss.png"), ctx.step_id)
+
+
+def _portable_adapter_config(adapter: Path, params: dict[str, Any]) -> None:
+    """adapter_config.json names model.base, not this machine's path to it (same bytes everywhere)."""
+    import json
+
+    path = adapter / "adapter_config.json"
+    config = json.loads(path.read_text())
+    base = params.get("model.base", "scratch")
+    config["base_model_name_or_path"] = "pretrain.train/model" if base == "scratch" else base
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def run_step(ctx: StepContext, method: str, launch: dict[str, Any] | None = None) -> None:
+    """The whole recipe for one training step kind; several devices relaunch it under torchrun."""
+    from adaptfile.train.launch import in_worker, is_main_process, launch_distributed
+
+    settings = Settings.from_params(method, ctx.params)
+    if settings.devices > 1 and not in_worker():
+        launch_distributed(ctx, method, settings.devices, settings.device)
+        return
+    prepared = setup(ctx, method)
+    run = train(ctx, prepared)
+    if is_main_process():
+        save(ctx, prepared, {**run, "launch": launch})

@@ -1,0 +1,72 @@
+"""A training step's resolved settings, read from its params (keyed by TOML path, resolved by the planner)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SFT_METHODS = ("lora", "qlora", "prefix", "full")
+PEFT_METHODS = ("lora", "qlora", "prefix")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the recipe needs to know, whatever the method."""
+
+    method: str
+    epochs: float
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    gradient_checkpointing: bool
+    precision: str
+    max_seq_len: int
+    packing: bool
+    save_every: int
+    seed: int
+    devices: int
+    device: str
+
+    @classmethod
+    def from_params(cls, method: str, params: dict[str, Any]) -> Settings:
+        def knob(name: str, default: Any) -> Any:
+            value = params.get(f"{method}.{name}", default)
+            return default if value == "auto" else value
+
+        device = params.get("hardware.train.device") or _available_device()
+        precision = knob("precision", "bf16" if device == "cuda" else "fp32")
+        return cls(
+            method=method,
+            epochs=float(knob("epochs", 1.0)),
+            learning_rate=float(knob("learning_rate", 2e-4)),
+            batch_size=int(knob("batch_size", 8)),
+            grad_accum=int(knob("grad_accum", 1)),
+            gradient_checkpointing=bool(knob("gradient_checkpointing", False)),
+            precision=precision,
+            max_seq_len=int(knob("max_seq_len", None) or params.get("model.scratch.context") or 512),
+            packing=bool(knob("packing", True)) and method != "prefix",
+            save_every=int(knob("save_every", 50)),
+            seed=int(params.get("project.seed", 0)),
+            devices=int(params.get("hardware.train.count", 1)),
+            device=device,
+        )
+
+    @property
+    def sft(self) -> bool:
+        return self.method in SFT_METHODS
+
+    @property
+    def peft(self) -> bool:
+        return self.method in PEFT_METHODS
+
+    def describe(self) -> str:
+        return (
+            f"batch {self.batch_size} × accum {self.grad_accum}, seq {self.max_seq_len}, {self.precision}, "
+            f"checkpointing {'on' if self.gradient_checkpointing else 'off'}"
+        )
+
+
+def _available_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
