@@ -213,7 +213,7 @@ class RagConfig(Table):
     )
     store: Literal["simple", "faiss"] = Field("simple", description="Vector store.")
     retriever: Literal["vector", "hybrid"] = Field(
-        "hybrid", description="vector, or hybrid (BM25 + vector, reciprocal-rank fusion)."
+        "hybrid", description="vector, or hybrid (BM25 + vector, relative-score fusion)."
     )
 
     @model_validator(mode="after")

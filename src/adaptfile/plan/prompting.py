@@ -209,10 +209,11 @@ def _decide_rag(
         warnings.append(
             f"rag.embed_model {r.embed_model!r}: window unknown, assuming {window} tokens; set rag.chunk_size"
         )
-    if chunk > window:
+    usable = window - 2  # the embedder spends two positions on its [CLS]/[SEP] markers
+    if chunk > usable:
         warnings.append(
-            f"rag.chunk_size = {chunk} exceeds the {window}-token window of {r.embed_model}; "
-            f"text past the window is not embedded — use chunk_size ≤ {window}"
+            f"rag.chunk_size = {chunk} exceeds the {usable} tokens {r.embed_model} embeds ({window}-token "
+            f"window less 2 special tokens); text past it is not embedded — use chunk_size ≤ {usable}"
         )
     corpus = profile.knowledge.tokens
     chunks = math.ceil(corpus / max(chunk - overlap, 1))

@@ -1,0 +1,74 @@
+"""`adapt ask`: answer questions from the built artifacts (for now: retrieval only, with citations)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from adaptfile.cli.app import App, pass_app
+from adaptfile.errors import UsageError
+
+
+@click.command(
+    "ask",
+    epilog='Examples:\n\n  adapt ask --retrieve-only "How do I reset the router?"\n\n'
+    "  adapt ask --retrieve-only --json --top-k 8 < questions.txt",
+)
+@click.argument("question", required=False)
+@click.option(
+    "--retrieve-only", is_flag=True, help="Print the retrieved chunks instead of generating an answer."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question, on one line each.")
+@click.option(
+    "--top-k", type=click.IntRange(1, 100), help="Chunks to retrieve (default: rag.top_k of the build)."
+)
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Use this index directory instead of the project's build.",
+)
+@pass_app
+def command(
+    app: App,
+    question: str | None,
+    retrieve_only: bool,
+    as_json: bool,
+    top_k: int | None,
+    index_dir: Path | None,
+) -> None:
+    """Ask QUESTION, or each line of stdin when QUESTION is omitted; the index and embedder load once."""
+    if not retrieve_only:
+        raise UsageError(
+            "answer generation is not available yet",
+            hint="use `adapt ask --retrieve-only QUESTION` to see the chunks retrieval would give the model",
+        )
+    from adaptfile.knowledge.retrieval import Retriever, find_index, retrieval_result
+
+    retriever = Retriever.load(index_dir or find_index(app.project().root), top_k=top_k)
+    for text in _questions(question):
+        chunks = retriever.retrieve(text)
+        if as_json:
+            app.echo_json(retrieval_result(text, chunks))
+            continue
+        click.echo(text)
+        for rank, chunk in enumerate(chunks, 1):
+            click.echo(f"  {rank}. {chunk.citation}  score {chunk.score:.4f}")
+            click.echo(f"     {_snippet(chunk.text)}")
+
+
+def _questions(question: str | None) -> Iterator[str]:
+    if question is not None:
+        yield question
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,57 @@
+"""Step rag.index: embed chunks through the per-chunk cache and persist a llama-index index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adaptfile.engine.protocol import StepContext
+from adaptfile.errors import StepFailed
+
+
+def find_upstream(ctx: StepContext, name: str) -> Path:
+    """The upstream output called `name`, whatever the plan named the step that wrote it."""
+    for step_id in sorted(ctx.upstream):
+        path = ctx.upstream_output(step_id, name)
+        if path.exists():
+            return path
+    raise StepFailed(
+        f"step '{ctx.step_id}' needs {name} from an upstream step, and none of {sorted(ctx.upstream)} wrote it",
+        hint="this is a plan bug: the step must depend on the step that writes it",
+    )
+
+
+class RagIndex:
+    """index/: llama-index StorageContext files plus adapt_index.json; vectors cached in .adapt/embeddings/."""
+
+    name = "rag.index"
+    version = "1"
+    params = ("rag.embed_model", "rag.store", "rag.top_k", "rag.retriever")
+    outputs = ("index/",)
+    packages = ("llama-index-core", "sentence-transformers", "torch")
+
+    def run(self, ctx: StepContext) -> None:
+        import json
+
+        from adaptfile.knowledge.chunking import Chunk
+        from adaptfile.knowledge.embedders import get_embedder
+        from adaptfile.knowledge.index import build_index
+        from adaptfile.knowledge.pipeline import EMBEDDING_CACHE, RagSettings, embed_chunks, read_jsonl
+
+        chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
+        chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
+        settings = RagSettings.from_params(ctx.params)
+        embedder = get_embedder(settings.embed_model)
+        ctx.progress(0, len(chunks), f"embedding {len(chunks)} chunks with {embedder.id}")
+        vectors, stats = embed_chunks(chunks, embedder, ctx.root / EMBEDDING_CACHE, ctx.progress)
+        ctx.log(stats.summary())
+        recorded = {
+            "chunk_size": chunking.get("chunk_size"),
+            "chunk_overlap": chunking.get("chunk_overlap"),
+            "top_k": settings.top_k,
+            "retriever": settings.retriever,
+        }
+        digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, settings.store)
+        ctx.log(f"index of {len(chunks)} chunks written, digest {digest}")
+
+
+kind = RagIndex()

@@ -1,0 +1,78 @@
+"""Per-chunk embedding cache: edits re-embed only the edited document's chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from adaptfile.knowledge.embedders import HashingEmbedder, get_embedder
+from adaptfile.knowledge.embedding import EmbeddingCache, embed_texts, embedding_key
+from adaptfile.knowledge.pipeline import RagSettings, build_rag
+
+TEST_EMBEDDER = "test-hashing"
+
+SETTINGS = RagSettings(embed_model=TEST_EMBEDDER, chunk_size=24, chunk_overlap=4)
+FILES = ["docs/a.md", "docs/b.md", "docs/c.md"]
+
+
+def _project(tree, long_text) -> Path:
+    return tree({path: long_text(Path(path).stem) for path in FILES})
+
+
+def test_second_build_embeds_nothing(tree, long_text) -> None:
+    root = _project(tree, long_text)
+    first = build_rag(root, FILES, root / "index", SETTINGS)
+    again = build_rag(root, FILES, root / "index2", SETTINGS)
+    assert first.embed.embedded == first.chunks > 6
+    assert (again.embed.embedded, again.embed.reused) == (0, again.chunks)
+    assert (root / ".adapt/embeddings/vectors.sqlite").is_file()
+
+
+def test_editing_one_document_re_embeds_only_its_chunks(tree, long_text) -> None:
+    root = _project(tree, long_text)
+    build_rag(root, FILES, root / "index", SETTINGS)
+    own = build_rag(root, ["docs/b.md"], root / "only_b", SETTINGS).chunks
+    text = (root / "docs/b.md").read_text()
+    (root / "docs/b.md").write_text(text.replace("Fact 20 ", "Fact twenty "))
+    edited = build_rag(root, FILES, root / "index", SETTINGS)
+    assert 1 <= edited.embed.embedded <= own
+
+
+def test_adding_a_document_embeds_only_it(tree, long_text) -> None:
+    root = _project(tree, long_text)
+    build_rag(root, FILES, root / "index", SETTINGS)
+    (root / "docs/d.md").write_text(long_text("delta"))
+    added = build_rag(root, [*FILES, "docs/d.md"], root / "index", SETTINGS)
+    only_d = build_rag(root, ["docs/d.md"], root / "d", SETTINGS)
+    assert added.embed.embedded == only_d.chunks and only_d.embed.embedded == 0
+
+
+def test_key_covers_text_model_and_revision() -> None:
+    a = HashingEmbedder(dims=8, id="m")
+    b = HashingEmbedder(dims=16, id="m")  # another revision of the same id
+    assert embedding_key(a, "x") != embedding_key(a, "y")
+    assert embedding_key(a, "x") != embedding_key(b, "x")
+    assert embedding_key(a, "x") != embedding_key(HashingEmbedder(dims=8, id="n"), "x")
+
+
+def test_cached_vectors_equal_fresh_ones(tmp_path: Path) -> None:
+    embedder = get_embedder(TEST_EMBEDDER)
+    texts = ["alpha beta", "gamma", "alpha beta", "delta epsilon"]
+    cache = EmbeddingCache(tmp_path / "v.sqlite")
+    fresh, stats = embed_texts(texts, embedder, cache)
+    assert (stats.embedded, stats.reused) == (3, 0)  # the repeated text is embedded once
+    again, stats = embed_texts(texts, embedder, cache)
+    cache.close()
+    assert stats.embedded == 0
+    np.testing.assert_array_equal(fresh, again)
+    np.testing.assert_array_equal(fresh[0], fresh[2])
+
+
+def test_progress_reports_rate_and_eta(tmp_path: Path) -> None:
+    seen: list[tuple[float, float | None, str]] = []
+    embed_texts(
+        [f"text {i}" for i in range(300)], get_embedder(TEST_EMBEDDER), None, lambda *a: seen.append(a)
+    )
+    assert seen[-1][0] == seen[-1][1] == 300
+    assert "chunks/s" in seen[-1][2] and "ETA" in seen[-1][2]
