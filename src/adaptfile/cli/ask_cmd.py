@@ -15,11 +15,17 @@ from adaptfile.errors import UsageError
 @click.command(
     "ask",
     epilog='Examples:\n\n  adapt ask --retrieve-only "How do I reset the router?"\n\n'
+    '  adapt ask --prompt-only --json "How do I reset the router?"\n\n'
     "  adapt ask --retrieve-only --json --top-k 8 < questions.txt",
 )
 @click.argument("question", required=False)
 @click.option(
     "--retrieve-only", is_flag=True, help="Print the retrieved chunks instead of generating an answer."
+)
+@click.option(
+    "--prompt-only",
+    is_flag=True,
+    help="Print the exact prompt the model would get; loads no generative model.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question, on one line each.")
 @click.option(
@@ -36,11 +42,17 @@ def command(
     app: App,
     question: str | None,
     retrieve_only: bool,
+    prompt_only: bool,
     as_json: bool,
     top_k: int | None,
     index_dir: Path | None,
 ) -> None:
     """Ask QUESTION, or each line of stdin when QUESTION is omitted; the index and embedder load once."""
+    if prompt_only:
+        from adaptfile.cli.ask_prompt import prompt_only as show_prompts
+
+        show_prompts(app, list(_questions(question)), as_json)
+        return
     if not retrieve_only:
         raise UsageError(
             "answer generation is not available yet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,7 +72,11 @@ def _retriever(steps: dict[str, Path]) -> Any:
         return None
     from adaptfile.knowledge.retrieval import Retriever
 
-    return Retriever.load(steps["rag.index"] / "index")
+    top_k = None
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        settings = json.loads((steps["prompt.render"] / "prompt.json").read_text(encoding="utf-8"))
+        top_k = settings.get("top_k")
+    return Retriever.load(steps["rag.index"] / "index", top_k=top_k)
 
 
 def _corpus(steps: dict[str, Path]) -> list[Any]:

@@ -33,6 +33,14 @@ DEFAULT_WINDOW = 512
 DEFAULT_DIMS = 768
 ANSWER_TOKENS = {"classify": 8, "extract": 64, "qa": 128, "summarize": 256, "chat": 256, "generate": 256}
 DEFAULT_SHOTS = 4  # demonstrations wanted when icl.shots is not set
+
+
+def answer_budget(task: str, context: int | None) -> int:
+    """Tokens kept free for the answer: the task's typical length, at most a quarter of the window."""
+    wanted = ANSWER_TOKENS.get(task, 128)
+    return wanted if context is None else min(wanted, context // 4)
+
+
 MAX_AUTO_SHOTS = 8
 DEFAULT_QUESTION_TOKENS = 64
 FAST_CHANGES = ("monthly", "weekly", "daily", "hourly")
@@ -70,7 +78,7 @@ def decide_prompting(
     include, exclude = set(config.strategy.include), set(config.strategy.exclude)
     warnings: list[str] = []
     task = config.project.task
-    answer = min(ANSWER_TOKENS[task], model.context // 4)
+    answer = answer_budget(task, model.context)
     limit = min(config.constraints.max_prompt_tokens, model.context - answer)
     rows = profile.examples.rows if profile.examples else 0
     shot = profile.examples.tokens_mean if profile.examples else 0.0

@@ -37,7 +37,7 @@ class PromptRender:
         passages = [Passage(d["path"], 0, len(d["text"]), d["text"]) for d in _documents(ctx)]
         budget = _context_budget(p)
         window = p.get("model.context") or _window(tokenizer)
-        answer = _answer_tokens(task)
+        answer = _answer_tokens(task, window)
         limit = prompt_limit(int(p.get("constraints.max_prompt_tokens", 4096)), window, answer)
         common = {"instruction": instruction, "question": question, "tokenizer": tokenizer}
         kept, tokens = fit_shots(
@@ -67,6 +67,7 @@ class PromptRender:
             "context_window": window,
             "answer_tokens": answer,
             "context_budget": budget,
+            "top_k": p.get("rag.top_k"),  # passages retrieved per question at serving time
             "knowledge_in_prompt": bool(passages),
             "longest_question": question_from,
             "tokens": tokens.to_json(),
@@ -163,10 +164,10 @@ def _window(tokenizer: Any | None) -> int | None:
     return int(size) if isinstance(size, int) and 0 < size < 10_000_000 else None
 
 
-def _answer_tokens(task: str) -> int:
-    from adaptfile.plan.prompting import ANSWER_TOKENS
+def _answer_tokens(task: str, window: int | None) -> int:
+    from adaptfile.plan.prompting import answer_budget
 
-    return ANSWER_TOKENS.get(task, 128)
+    return answer_budget(task, window)
 
 
 def _warnings(wanted: int, kept: int, total: int, limit: int, per_query: bool) -> list[str]:
