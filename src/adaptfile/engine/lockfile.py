@@ -64,11 +64,30 @@ def read_lock(path: Path) -> dict[str, Any] | None:
             f"{path}: not valid JSON ({err})",
             hint="restore it from version control, or delete it and run `adapt build` to write a new one",
         ) from None
-    if not isinstance(document, dict) or document.get("schema") != LOCK_SCHEMA:
+    schema = document.get("schema") if isinstance(document, dict) else None
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > LOCK_SCHEMA:
         raise ConfigError(
-            f"{path}: lock schema {document.get('schema') if isinstance(document, dict) else '?'} "
-            f"is not {LOCK_SCHEMA}",
+            f"{path}: lock schema {schema} is newer than this adaptfile understands ({LOCK_SCHEMA})",
+            hint="upgrade adaptfile to the version that wrote it, or delete adapt.lock and run "
+            "`adapt build` to write a new one",
+        )
+    if schema != LOCK_SCHEMA:
+        raise ConfigError(
+            f"{path}: lock schema {schema if schema is not None else '?'} is not {LOCK_SCHEMA}",
             hint="delete adapt.lock and run `adapt build` with this version of adaptfile",
+        )
+    steps = document.get("steps", {})
+    bad = (
+        "steps: expected an object of step records"
+        if not isinstance(steps, dict)
+        else next(
+            (f"steps.{n}: expected an object" for n, r in steps.items() if not isinstance(r, dict)), None
+        )
+    )
+    if bad:
+        raise ConfigError(
+            f"{path}: malformed lock ({bad})",
+            hint="restore it from version control, or delete it and run `adapt build` to write a new one",
         )
     return document
 

@@ -81,7 +81,12 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         try:
-            self.model = SentenceTransformer(target, device=device or "cpu")
+            self.model = SentenceTransformer(
+                target,
+                device=device or "cpu",
+                trust_remote_code=False,
+                model_kwargs={"use_safetensors": True},
+            )
         except OSError as err:
             raise ConfigError(
                 f"rag.embed_model = {name!r}: cannot load the model ({err})",

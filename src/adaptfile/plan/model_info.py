@@ -86,7 +86,14 @@ def resolve_model(config: AdaptConfig, root: Path) -> ModelInfo:
             s.context, source="scratch",
         )  # fmt: skip
     directory = root / m.base
+    if directory.is_dir() and not (directory / "config.json").is_file():
+        raise ConfigError(
+            f"model.base = {m.base!r}: the directory {directory} has no config.json",
+            hint="point model.base at a Hugging Face model directory (config.json, tokenizer files, "
+            "*.safetensors weights), or at a hub id",
+        )
     if (directory / "config.json").is_file():
+        check_weights(directory, m.base)
         info = from_config_json(directory, m.base)
         if m.context:
             info = replace(info, context=m.context)
@@ -124,7 +131,13 @@ def from_config_json(directory: Path, name: str) -> ModelInfo:
         raise ConfigError(
             f"{name}/config.json: cannot read: {err}", hint="fix the file or set model.params"
         ) from None
-    cfg = {**cfg.get("text_config", {}), **cfg}
+    if not isinstance(cfg, dict):
+        raise ConfigError(
+            f"{name}/config.json: expected a JSON object, got {type(cfg).__name__}",
+            hint="fix the file (a Hugging Face config.json is one JSON object) or set model.params",
+        )
+    text_config = cfg.get("text_config")
+    cfg = {**(text_config if isinstance(text_config, dict) else {}), **cfg}
     hidden = _first(cfg, "hidden_size", "n_embd", "d_model")
     layers = _first(cfg, "num_hidden_layers", "n_layer", "num_layers")
     heads = _first(cfg, "num_attention_heads", "n_head", "num_heads")
@@ -156,6 +169,25 @@ def from_config_json(directory: Path, name: str) -> ModelInfo:
         kv_heads=kv_heads, intermediate=intermediate, vocab=vocab, context=context, experts=experts,
         gated_mlp=gated, source="config.json", local_dir=name,
     )  # fmt: skip
+
+
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+
+
+def check_weights(directory: Path, name: str) -> None:
+    """Refuse a model directory whose weights are pickle files only: unpickling can run arbitrary code."""
+    if any(directory.glob("*.safetensors")):
+        return
+    found = {p.name for pattern in PICKLE_WEIGHTS for p in directory.glob(pattern)}
+    pickled = sorted(n for n in found if not n.startswith("training_args"))
+    if pickled:
+        raise ConfigError(
+            f"model.base = {name!r}: {directory} holds only pickle weights ({', '.join(pickled)}); "
+            "adaptfile loads safetensors only, because unpickling a checkpoint can run arbitrary code",
+            hint="convert the weights once in a trusted environment, e.g. "
+            "`AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`, "
+            "then remove the .bin files",
+        )
 
 
 def from_count(name: str, count: int, source: str, context: int | None = None) -> ModelInfo:

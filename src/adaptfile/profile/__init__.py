@@ -48,6 +48,15 @@ def profile_data(project: Project) -> DataProfile:
         examples = _scan(root, data.examples, "data.examples", errors)
     if data.eval is not None:
         evaluation = _scan(root, data.eval, "data.eval", errors)
+    template = project.config.icl.template
+    if template and not (root / template).is_file():
+        errors.append(
+            ConfigError(
+                f"icl.template: {template}: no such file under {root}",
+                hint="fix icl.template (relative to the directory holding adapt.toml), "
+                "or remove it to use the shipped template",
+            )
+        )
     if errors:
         raise _combine(errors)
     overlap = len(examples.inputs & evaluation.inputs) if examples and evaluation else 0

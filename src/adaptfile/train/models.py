@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptfile.errors import StepFailed
+from adaptfile.plan.model_info import check_weights
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -88,8 +89,10 @@ def load_base(location: str, revision: str | None, precision: str, quantize_4bit
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
+    if Path(location).is_dir():
+        check_weights(Path(location), location)
     model = AutoModelForCausalLM.from_pretrained(
-        location, revision=revision, trust_remote_code=trust_remote_code, **kwargs
+        location, revision=revision, trust_remote_code=trust_remote_code, use_safetensors=True, **kwargs
     )
     if quantize_4bit:
         from peft import prepare_model_for_kbit_training
