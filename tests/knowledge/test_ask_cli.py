@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from adaptfile.cli.app import App
 from adaptfile.cli.ask_cmd import command
-from adaptfile.errors import UsageError
 from adaptfile.knowledge.pipeline import RagSettings, build_rag
 
 FILES = ["docs/billing.md", "docs/router.md", "docs/wifi.txt"]
@@ -54,8 +53,3 @@ def test_stdin_one_json_object_per_line(index: Path) -> None:
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [r["question"] for r in rows] == ["reset the router", "wifi password"]
     assert rows[1]["chunks"][0]["path"] == "docs/wifi.txt"
-
-
-def test_generation_is_not_there_yet(index: Path) -> None:
-    with pytest.raises(UsageError, match="generation"):
-        _ask(["--index", str(index), "hi"])

@@ -215,6 +215,13 @@ class RagConfig(Table):
     retriever: Literal["vector", "hybrid"] = Field(
         "hybrid", description="vector, or hybrid (BM25 + vector, relative-score fusion)."
     )
+    window: int | None = Field(
+        None,
+        ge=0,
+        le=16,
+        description="Neighbouring chunks returned on each side of a retrieved chunk (small-to-big); "
+        "default: up to 2, as many as the prompt budget holds.",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> RagConfig:

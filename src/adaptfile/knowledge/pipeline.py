@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,8 @@ from adaptfile.knowledge.embedding import EmbeddingCache, EmbedStats, Progress, 
 from adaptfile.knowledge.index import build_index
 
 EMBEDDING_CACHE = Path(".adapt") / "embeddings" / "vectors.sqlite"  # relative to the project root
+GAPS = "adapt_gaps.json"  # beside the index: source text between consecutive chunks that do not overlap
+MAX_GAP = 200  # characters; a longer gap ends a retrieved passage
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class RagSettings:
     top_k: int = 4
     store: str = "simple"
     retriever: str = "hybrid"
+    window: int = 2  # neighbouring chunks returned on each side of a retrieved chunk (small-to-big)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> RagSettings:
@@ -117,11 +121,33 @@ def build_rag(
     vectors, report.embed = embed_chunks(chunks, embedder, cache_path or root / EMBEDDING_CACHE, progress)
     report.seconds["embed"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    write_gaps(persist_dir, chunk_gaps(loaded.documents, chunks))
     report.digest = build_index(
         chunks, vectors, embedder, persist_dir, index_settings(settings, report), settings.store
     )
     report.seconds["index"] = time.perf_counter() - clock
     return report
+
+
+def chunk_gaps(documents: Sequence[SourceDocument], chunks: Sequence[Chunk]) -> dict[str, dict[str, str]]:
+    """{path: {chunk end: source text up to the next chunk's start}} where neighbouring chunks do not overlap."""
+    texts = {doc.path: doc.text for doc in documents}
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for chunk in chunks:
+        spans.setdefault(chunk.path, []).append((chunk.start, chunk.end))
+    gaps: dict[str, dict[str, str]] = {}
+    for path, pairs in spans.items():
+        pairs.sort()
+        for (_, end), (start, _) in itertools.pairwise(pairs):
+            if end < start <= end + MAX_GAP:
+                gaps.setdefault(path, {})[str(end)] = texts[path][end:start]
+    return gaps
+
+
+def write_gaps(persist_dir: Path, gaps: dict[str, dict[str, str]]) -> None:
+    """Beside the index, so retrieval can join a hit's neighbouring chunks into one exact span."""
+    persist_dir.mkdir(parents=True, exist_ok=True)
+    (persist_dir / GAPS).write_text(json.dumps(gaps, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
 def index_settings(settings: RagSettings, build: RagBuild) -> dict[str, Any]:
@@ -131,6 +157,7 @@ def index_settings(settings: RagSettings, build: RagBuild) -> dict[str, Any]:
         "chunk_overlap": build.chunk_overlap,
         "top_k": settings.top_k,
         "retriever": settings.retriever,
+        "window": settings.window,
     }
 
 

@@ -35,6 +35,14 @@ ANSWER_TOKENS = {"classify": 8, "extract": 64, "qa": 128, "summarize": 256, "cha
 DEFAULT_SHOTS = 4  # demonstrations wanted when icl.shots is not set
 
 
+MAX_WINDOW = 2  # neighbouring chunks returned on each side of a hit, at most, by default
+
+
+def passage_tokens(chunk: int, overlap: int, window: int) -> int:
+    """Tokens of one retrieved passage: the hit chunk plus `window` neighbours on each side."""
+    return chunk + 2 * window * (chunk - overlap)
+
+
 def answer_budget(task: str, context: int | None) -> int:
     """Tokens kept free for the answer: the task's typical length, at most a quarter of the window."""
     wanted = ANSWER_TOKENS.get(task, 128)
@@ -225,7 +233,13 @@ def _decide_rag(
         )
     corpus = profile.knowledge.tokens
     chunks = math.ceil(corpus / max(chunk - overlap, 1))
-    retrieved = min(r.top_k, chunks) * min(chunk, corpus)
+    hits = min(r.top_k, chunks)
+    neighbours = r.window
+    if neighbours is None:  # the widest small-to-big passage (±2 chunks measured best) that still fits
+        fitting = [w for w in range(MAX_WINDOW, 0, -1) if hits * passage_tokens(chunk, overlap, w) <= room]
+        neighbours = fitting[0] if fitting else 0
+    passage = min(passage_tokens(chunk, overlap, neighbours), corpus)
+    retrieved = hits * passage
     estimate = {
         "label": f"estimate, {est.ACCURACY}",
         "corpus_tokens": corpus,
@@ -234,7 +248,8 @@ def _decide_rag(
         "retrieved_tokens": retrieved,
     }
     settings = {"chunk_size": chunk, "chunk_overlap": overlap, "top_k": r.top_k, "embed_model": r.embed_model,
-                "store": r.store, "retriever": r.retriever, "embed_window": window}  # fmt: skip
+                "store": r.store, "retriever": r.retriever, "embed_window": window,
+                "window": neighbours}  # fmt: skip
     triggers = []
     if corpus > room:
         triggers.append(
@@ -258,7 +273,10 @@ def _decide_rag(
             0,
             corpus <= room,
         )
-    detail = f"{chunks:,} chunks of {chunk} tokens, top {r.top_k} = {retrieved:,} tokens per prompt"
+    detail = (
+        f"{chunks:,} chunks of {chunk} tokens, top {r.top_k} widened by ±{neighbours} neighbouring chunks "
+        f"= {retrieved:,} tokens per prompt"
+    )
     if retrieved > room:
         warnings.append(
             f"retrieval adds {retrieved:,} tokens per prompt, more than the {max(room, 0):,} left in the "

@@ -13,13 +13,19 @@ class KnowledgeChunk:
     name = "knowledge.chunk"
     version = "1"
     params = ("rag.chunk_size", "rag.chunk_overlap", "rag.embed_model")
-    outputs = ("chunks.jsonl", "chunking.json")
+    outputs = ("chunks.jsonl", "chunking.json", "gaps.json")
     packages = ("llama-index-core", "sentence-transformers", "tokenizers")
 
     def run(self, ctx: StepContext) -> None:
         from adaptfile.knowledge.documents import SourceDocument
         from adaptfile.knowledge.embedders import get_embedder
-        from adaptfile.knowledge.pipeline import RagSettings, chunk_corpus, read_jsonl, write_jsonl
+        from adaptfile.knowledge.pipeline import (
+            RagSettings,
+            chunk_corpus,
+            chunk_gaps,
+            read_jsonl,
+            write_jsonl,
+        )
         from adaptfile.steps.rag_index import find_upstream
 
         rows = read_jsonl(find_upstream(ctx, "documents.jsonl"))
@@ -30,6 +36,9 @@ class KnowledgeChunk:
         for warning in warnings:
             ctx.log(f"warning: {warning}")
         write_jsonl(ctx.output("chunks.jsonl"), (chunk.to_json() for chunk in chunks))
+        # the text between neighbouring chunks, so retrieval can widen a hit into an exact span
+        gaps = json.dumps(chunk_gaps(documents, chunks), sort_keys=True, ensure_ascii=False)
+        ctx.output("gaps.json").write_text(gaps + "\n", encoding="utf-8")
         info = {
             "chunk_size": size,
             "chunk_overlap": overlap,

@@ -135,9 +135,13 @@ def _documents(ctx: StepContext) -> list[dict[str, Any]]:
 
 
 def _context_budget(params: dict[str, Any]) -> int:
-    """Tokens reserved for retrieved chunks: rag.top_k × rag.chunk_size, or the planner's figure."""
+    """Tokens reserved for retrieved passages: rag.top_k × (hit chunk + its neighbours), or the planner's figure."""
     if params.get("rag.top_k") and params.get("rag.chunk_size"):
-        return int(params["rag.top_k"]) * int(params["rag.chunk_size"])
+        from adaptfile.plan.prompting import passage_tokens
+
+        chunk = int(params["rag.chunk_size"])
+        overlap = int(params.get("rag.chunk_overlap") or 0)
+        return int(params["rag.top_k"]) * passage_tokens(chunk, overlap, int(params.get("rag.window") or 0))
     return int(params.get("prompt.context_tokens") or 0)
 
 

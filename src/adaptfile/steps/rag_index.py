@@ -25,7 +25,7 @@ class RagIndex:
 
     name = "rag.index"
     version = "1"
-    params = ("rag.embed_model", "rag.store", "rag.top_k", "rag.retriever")
+    params = ("rag.embed_model", "rag.store", "rag.top_k", "rag.retriever", "rag.window")
     outputs = ("index/",)
     packages = ("llama-index-core", "sentence-transformers", "torch")
 
@@ -35,7 +35,13 @@ class RagIndex:
         from adaptfile.knowledge.chunking import Chunk
         from adaptfile.knowledge.embedders import get_embedder
         from adaptfile.knowledge.index import build_index
-        from adaptfile.knowledge.pipeline import EMBEDDING_CACHE, RagSettings, embed_chunks, read_jsonl
+        from adaptfile.knowledge.pipeline import (
+            EMBEDDING_CACHE,
+            RagSettings,
+            embed_chunks,
+            read_jsonl,
+            write_gaps,
+        )
 
         chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
         chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
@@ -49,7 +55,10 @@ class RagIndex:
             "chunk_overlap": chunking.get("chunk_overlap"),
             "top_k": settings.top_k,
             "retriever": settings.retriever,
+            "window": settings.window,
         }
+        gaps = json.loads(find_upstream(ctx, "gaps.json").read_text(encoding="utf-8"))
+        write_gaps(ctx.output("index"), gaps)
         digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, settings.store)
         ctx.log(f"index of {len(chunks)} chunks written, digest {digest}")
 
