@@ -144,10 +144,6 @@ def test_model_loads_ask_for_safetensors() -> None:
         assert isinstance(value, ast.Constant) and value.value is True, where
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/model.py (owned by the runtime engineer) loads the base model without use_safetensors=True",
-)
 def test_runtime_model_load_asks_for_safetensors() -> None:
     """The runtime's from_pretrained of the base model passes use_safetensors=True."""
     calls = [(w, c) for w, c in _calls(_is_model_load) if w.startswith("runtime/")]

@@ -34,10 +34,19 @@ def test_steps_for_rag_icl_and_lora(plan) -> None:
     result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
     assert ids(result) == [
         "knowledge.load", "knowledge.chunk", "rag.index", "examples.load", "eval.load", "icl.shots",
-        "lora.train", "prompt.render", "eval.run",
+        "lora.train", "prompt.render", "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora",
+        "report",
     ]  # fmt: skip
     assert result.step("eval.load").kind == "examples.load"
-    assert set(result.step("eval.run").deps) == {"eval.load", "prompt.render", "rag.index", "lora.train"}
+    assert set(result.step("eval.icl+rag+lora").deps) == {
+        "eval.load", "prompt.render", "icl.shots", "rag.index", "lora.train",
+    }  # fmt: skip
+    assert set(result.step("eval.icl").deps) == {"eval.load", "prompt.render", "icl.shots"}
+    assert result.step("eval.icl").kind == "eval.variant"
+    assert result.step("report").kind == "eval.report"
+    assert set(result.step("report").deps) == {
+        "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora", "lora.train",
+    }  # fmt: skip
 
 
 def test_deps_always_come_first(plan) -> None:
@@ -67,6 +76,8 @@ def test_params_are_only_what_each_step_reads(plan) -> None:
         "rag.embed_model": "sentence-transformers/all-MiniLM-L6-v2",
         "rag.store": "simple",
         "rag.retriever": "hybrid",
+        "rag.top_k": 4,
+        "rag.window": 1,  # 4 hits × (224 ± 1 neighbour) fit the default 4,096-token budget; ±2 would not
     }
     lora = result.step("lora.train").params
     assert lora["lora.r"] == 16 and lora["lora.batch_size"] >= 1 and lora["model.base"] == "Qwen2.5-0.5B"
@@ -81,15 +92,17 @@ def test_changing_lora_r_touches_only_lora_train(plan) -> None:
     before = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
     after = plan(toml(BODY + "[lora]\nr = 64\n", base="Qwen2.5-0.5B"), DATA)
     changed = [a.id for a, b in zip(before.steps, after.steps, strict=True) if a.params != b.params]
-    assert changed == ["lora.train"]
+    assert changed == ["lora.train", "report"]  # the report shows lora's new estimate beside the measurement
     assert "lora.r" not in after.step("rag.index").params
+    assert "lora.r" not in after.step("eval.icl+rag+lora").params
 
 
 def test_changing_chunk_size_does_not_touch_training(plan) -> None:
     before = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
     after = plan(toml(BODY + "[rag]\nchunk_size = 128\n", base="Qwen2.5-0.5B"), DATA)
     changed = [a.id for a, b in zip(before.steps, after.steps, strict=True) if a.params != b.params]
-    assert changed == ["knowledge.chunk", "prompt.render"]  # the prompt reserves room for the chunks
+    # chunk size reshapes the prompt budget: the passage width and shot count re-resolve, training does not
+    assert changed == ["knowledge.chunk", "rag.index", "icl.shots", "prompt.render"]
 
 
 def test_no_steps_for_strategies_not_chosen(plan) -> None:
@@ -117,3 +130,31 @@ def test_local_model_directory_is_an_input_of_training(plan, tmp_path: Path) -> 
     data = type(data)(examples=type(data.examples)(**{**data.examples.__dict__, "tokens_max": 200}))
     result = plan(toml("[needs]\ncustom_style = true\n", base="models/tiny"), data)
     assert result.step("lora.train").inputs == ("models/tiny/**", "templates/*.j2")
+
+
+def test_variants_follow_the_chosen_strategies_cheapest_first(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    assert [v.name for v in result.variants] == ["base", "icl", "icl+rag", "icl+rag+lora"]
+    assert result.variant("icl+rag+lora").strategies == ("icl", "rag", "lora")
+    assert result.variant("base").steps == ("prompt.render",)
+    assert result.variant("icl+rag+lora").steps[-1] == "lora.train"
+    for variant in result.variants:  # each eval step reads only its own variant's artifacts
+        assert set(result.step(variant.eval_step).deps) == {"eval.load", *variant.steps}
+
+
+def test_variant_names_match_the_goal_ladder(plan) -> None:
+    body = BODY + '[goal]\nmetric = "exact_match"\ntarget = 0.8\n'
+    result = plan(toml(body, base="Qwen2.5-0.5B"), DATA)
+    names = [v.name for v in result.variants]
+    assert set(result.ladder) <= set(names)
+    rungs = [v.name for v in result.variants if v.rung]
+    assert rungs == list(result.ladder)
+    assert [v.name for v in result.variants if v.conditional] == list(result.ladder[1:])
+    assert result.step("report").params["goal.metric"] == "exact_match"
+
+
+def test_no_eval_set_means_no_eval_steps(plan) -> None:
+    body = BODY.replace('[data.eval]\npath = "data/eval.jsonl"\n', "")
+    result = plan(toml(body, base="Qwen2.5-0.5B"), DATA)
+    assert not [s for s in result.steps if s.kind.startswith("eval.")]
+    assert result.variants  # still servable

@@ -383,3 +383,14 @@ def test_retrieved_tokens_never_exceed_the_corpus(plan) -> None:
 def test_included_prefix_reason_is_not_circular(plan) -> None:
     prefix = decision(plan(toml('[strategy]\ninclude = ["prefix"]\n' + A100)), "prefix")
     assert prefix.decision == "chosen" and prefix.reason == "included by strategy.include"
+
+
+def test_rag_window_widens_passages_only_as_far_as_the_budget_holds(plan) -> None:
+    body = '[data.knowledge]\npaths = ["docs/*.md"]\n[needs]\ncitations = true\n'
+    wide = plan(toml(body + "[rag]\ntop_k = 2\n"), profile(knowledge=500_000))
+    assert wide.settings["rag"]["window"] == 2  # 2 hits × (224 + 2·2·196) tokens fit the 4,096 budget
+    assert decision(wide, "rag").estimate["retrieved_tokens"] == 2 * (224 + 4 * 196)
+    tight = plan(toml(body + "[constraints]\nmax_prompt_tokens = 2048\n"), profile(knowledge=500_000))
+    assert tight.settings["rag"]["window"] < 2
+    fixed = plan(toml(body + "[rag]\nwindow = 0\n"), profile(knowledge=500_000))
+    assert decision(fixed, "rag").estimate["retrieved_tokens"] == 4 * 224

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from adaptfile.cli.app import App, pass_app
-from adaptfile.errors import UsageError
 
 
 @click.command(
@@ -37,6 +36,7 @@ from adaptfile.errors import UsageError
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Use this index directory instead of the project's build.",
 )
+@click.option("--variant", help="Variant to answer with (default: the report's best; see `adapt eval`).")
 @pass_app
 def command(
     app: App,
@@ -46,6 +46,7 @@ def command(
     as_json: bool,
     top_k: int | None,
     index_dir: Path | None,
+    variant: str | None,
 ) -> None:
     """Ask QUESTION, or each line of stdin when QUESTION is omitted; the index and embedder load once."""
     if prompt_only:
@@ -54,10 +55,10 @@ def command(
         show_prompts(app, list(_questions(question)), as_json)
         return
     if not retrieve_only:
-        raise UsageError(
-            "answer generation is not available yet",
-            hint="use `adapt ask --retrieve-only QUESTION` to see the chunks retrieval would give the model",
-        )
+        from adaptfile.cli.ask_answer import answer_questions
+
+        answer_questions(app, _questions(question), variant, as_json)
+        return
     from adaptfile.knowledge.retrieval import Retriever, find_index, retrieval_result
 
     retriever = Retriever.load(index_dir or find_index(app.project().root), top_k=top_k)

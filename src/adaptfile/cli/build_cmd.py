@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from adaptfile.engine.assess import StepStatus
     from adaptfile.engine.lockfile import LockMeta
     from adaptfile.engine.reporter import Reporter
-    from adaptfile.plan.model import StepSpec
+    from adaptfile.plan.model import Plan, StepSpec
 
 EPILOG = """Examples:
 
@@ -31,6 +31,12 @@ EPILOG = """Examples:
 
 def planned_steps(project: Project) -> tuple[Sequence[StepSpec], LockMeta]:
     """The plan's steps and the lock metadata (strategies, base model) the engine records."""
+    plan, meta = planned(project)
+    return plan.steps, meta
+
+
+def planned(project: Project) -> tuple[Plan, LockMeta]:
+    """The plan and the lock metadata (strategies, base model) the engine records."""
     try:
         from adaptfile.plan import plan_project
     except ImportError as err:
@@ -40,7 +46,7 @@ def planned_steps(project: Project) -> tuple[Sequence[StepSpec], LockMeta]:
     plan = plan_project(project)
     model = project.config.model
     meta = LockMeta(strategies=tuple(plan.chosen()), model={"base": model.base, "revision": model.revision})
-    return plan.steps, meta
+    return plan, meta
 
 
 def make_reporter(app: App, as_json: bool) -> Reporter:
@@ -70,6 +76,7 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 @click.option("--frozen", is_flag=True, help="Exit 1 without running anything if adapt.lock would change.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
+@click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
 @pass_app
 def command(
     app: App,
@@ -80,13 +87,17 @@ def command(
     frozen: bool,
     no_wait: bool,
     as_json: bool,
+    require_goal: bool,
 ) -> None:
     """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
-    from adaptfile.engine.executor import BuildOptions, build
+    from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.executor import dry_run as preview
+    from adaptfile.evaluate.ladder import escalate
+    from adaptfile.runtime.artifacts import manifest_variants
 
     project = app.project()
-    specs, meta = planned_steps(project)
+    plan, meta = planned(project)
+    specs = plan.steps
     options = BuildOptions(
         targets=steps,
         force=(force,) if force and force != "*" else (),
@@ -94,11 +105,12 @@ def command(
         keep_going=keep_going,
         frozen=frozen,
         wait=not no_wait,
+        manifest_extra={"variants": manifest_variants(plan, project.config.model.model_dump())},
     )
     if dry_run:
         _show_preview(app, preview(project.root, specs, meta, options), as_json)
         return
-    result = build(project.root, specs, meta, options, make_reporter(app, as_json))
+    result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
         failed = result.failed
         if not failed:
@@ -109,6 +121,26 @@ def command(
             f"step {names} failed: {first.error}",
             hint=f"read {first.log}, fix the cause and run `adapt build` again (finished steps are cached)",
         )
+    if result.goal:
+        _show_goal(app, result.goal, as_json)
+        if require_goal and not result.goal["met"]:
+            raise GoalNotMet(
+                "--require-goal: no variant met the goal",
+                hint="see build/report/report.md; add examples, change strategies or relax [goal] target",
+            )
+
+
+class GoalNotMet(StepFailed):
+    """`--require-goal` and the goal was not met (exit 1)."""
+
+
+def _show_goal(app: App, goal: dict[str, Any], as_json: bool) -> None:
+    from adaptfile.evaluate.report import goal_sentence
+
+    if as_json:
+        app.echo_json({"event": "goal", **goal})
+    else:
+        click.echo(goal_sentence(goal) + " Report: build/report/report.md")
 
 
 def _show_preview(app: App, verdicts: list[StepStatus], as_json: bool) -> None:

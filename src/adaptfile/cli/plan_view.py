@@ -68,7 +68,9 @@ def _row_notes(rows: dict[str, Any]) -> str:
         notes.append(f"{rows['labels']} labels")
     bad = rows.get("bad_rows") or []
     if bad:
-        notes.append(f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']})")
+        notes.append(
+            f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']})"
+        )
     return "; ".join(notes)
 
 
@@ -98,7 +100,9 @@ def _estimate_text(estimate: dict[str, Any]) -> str:
     if "latency_ms" in estimate:
         lines.append(f"latency ≈{estimate['latency_ms']:,.0f} ms")
     if "chunks" in estimate:
-        lines.append(f"{estimate['chunks']:,} chunks, {estimate.get('retrieved_tokens', 0):,} tokens retrieved")
+        lines.append(
+            f"{estimate['chunks']:,} chunks, {estimate.get('retrieved_tokens', 0):,} tokens retrieved"
+        )
     if "memory_gb" in estimate:
         limit = estimate.get("memory_limit_gb")
         lines.append(f"memory ≈{_num(estimate['memory_gb'])} GB" + (f" of {_num(limit)}" if limit else ""))

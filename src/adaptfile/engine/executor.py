@@ -39,6 +39,7 @@ class BuildOptions:
     keep_going: bool = False  # after a failure, still build steps that do not depend on it
     frozen: bool = False  # fail without running anything if adapt.lock would change
     wait: bool = True  # wait for another build's lock instead of failing
+    manifest_extra: dict[str, Any] | None = None  # the caller's top-level keys for build/manifest.json
 
 
 @dataclass
@@ -252,7 +253,7 @@ class _Build:
         shown = {k: v for k, v in manifest_steps.items() if k in plan_ids}
         for step_id, entry in self.entries.items():
             shown[step_id] = manifest_record(session.layout, step_id, session.kinds[step_id].name, entry)
-        present(session.layout, shown, self.entries)
+        present(session.layout, shown, self.entries, self.options.manifest_extra)
         ok = all(o.outcome in ("fresh", "restored", "ran") for o in self.outcomes)
         if ok:
             session.state.record_build({step_id: record["key"] for step_id, record in shown.items()})

@@ -27,6 +27,8 @@ BUILTIN_KINDS: dict[str, str] = {
     "qlora.train": "adaptfile.steps.train_models:QLORA_TRAIN",
     "prefix.train": "adaptfile.steps.train_models:PREFIX_TRAIN",
     "full.train": "adaptfile.steps.train_models:FULL_TRAIN",
+    "eval.variant": "adaptfile.steps.eval_variant:kind",
+    "eval.report": "adaptfile.steps.eval_report:kind",
 }
 
 _registered: dict[str, StepKind] = {}

@@ -29,10 +29,19 @@ def manifest_record(layout: Layout, step_id: str, kind: str, entry: Entry) -> di
     return {"kind": kind, "key": entry.key, "outputs": outputs}
 
 
-def present(layout: Layout, records: dict[str, dict[str, Any]], entries: dict[str, Entry]) -> bool:
+def present(
+    layout: Layout,
+    records: dict[str, dict[str, Any]],
+    entries: dict[str, Entry],
+    extra: dict[str, Any] | None = None,
+) -> bool:
     """Make build/ show `records` (step id → manifest record); `entries` are this build's entries.
+    `extra`: the caller's own top-level manifest keys (None keeps the previous ones).
     Returns True when anything changed."""
-    old = read_manifest(layout).get("steps", {})
+    previous = read_manifest(layout)
+    old = previous.get("steps", {})
+    if extra is None:
+        extra = {k: v for k, v in previous.items() if k not in ("schema", "steps")}
     changed = False
     layout.build.mkdir(parents=True, exist_ok=True)
     for step_id, entry in entries.items():
@@ -40,7 +49,7 @@ def present(layout: Layout, records: dict[str, dict[str, Any]], entries: dict[st
     for step_id in set(old) - set(records):
         _remove(layout.build / step_id)
         changed = True
-    manifest = {"schema": MANIFEST_SCHEMA, "steps": records}
+    manifest = {**extra, "schema": MANIFEST_SCHEMA, "steps": records}
     data = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
     try:
         same = layout.manifest.read_bytes() == data

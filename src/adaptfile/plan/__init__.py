@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from adaptfile.plan.estimate import ACCURACY
 from adaptfile.plan.hardware import Hardware, HardwareProfile, resolve_hardware
-from adaptfile.plan.model import Plan, StepSpec, StrategyDecision
+from adaptfile.plan.model import Plan, StepSpec, StrategyDecision, Variant
 from adaptfile.plan.model_info import ModelInfo, resolve_model
 from adaptfile.plan.rules import make_plan
 
@@ -22,6 +22,7 @@ __all__ = [
     "Plan",
     "StepSpec",
     "StrategyDecision",
+    "Variant",
     "make_plan",
     "plan_project",
     "plan_to_json",
@@ -64,6 +65,16 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "settings": plan.settings,
         "model": plan.model,
         "hardware": plan.hardware,
+        "variants": [
+            {
+                "name": v.name,
+                "strategies": list(v.strategies),
+                "steps": list(v.steps),
+                "rung": v.rung,
+                "conditional": v.conditional,
+            }
+            for v in plan.variants
+        ],
         "steps": [
             {"id": s.id, "kind": s.kind, "deps": list(s.deps), "params": s.params, "inputs": list(s.inputs)}
             for s in plan.steps

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from adaptfile.config.model import AdaptConfig
-from adaptfile.plan.model import StepSpec
+from adaptfile.plan.model import StepSpec, StrategyDecision, Variant
 from adaptfile.plan.model_info import ModelInfo
 
 TRAINERS = ("lora", "qlora", "prefix", "full")
+VARIANT_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")  # each adds one variant on top of the prompt
+REPORT_STEP = "report"  # build/report/: report.json, report.md, the goal chart
 _SETTING_KEYS = ("epochs", "learning_rate", "batch_size", "grad_accum", "gradient_checkpointing", "precision",
                  "max_seq_len", "packing", "save_every")  # fmt: skip
 _METHOD_KEYS = {
@@ -56,6 +58,8 @@ def build_steps(
             "rag.embed_model": rag["embed_model"],
             "rag.store": rag["store"],
             "rag.retriever": rag["retriever"],
+            "rag.top_k": rag["top_k"],
+            "rag.window": rag["window"],
         }
         steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index))
     if uses_examples and data.examples:
@@ -138,19 +142,11 @@ def build_steps(
     if "rag" in chosen:
         render["rag.top_k"] = settings["rag"]["top_k"]
         render["rag.chunk_size"] = settings["rag"]["chunk_size"]
+        render["rag.chunk_overlap"] = settings["rag"]["chunk_overlap"]
+        render["rag.window"] = settings["rag"]["window"]
     # A project's own templates override the shipped ones: editing one must rerender.
     steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, templates))
 
-    if data.eval:
-        deps = ["eval.load", "prompt.render"]
-        deps += ["rag.index"] if "rag" in chosen else []
-        deps += [s.id for s in steps if s.id.endswith(".train")]
-        params = {"project.task": config.project.task, "project.seed": config.project.seed}
-        if config.goal:
-            params |= {"goal.metric": config.goal.metric, "goal.target": config.goal.target}
-        if "rag" in chosen:
-            params["rag.top_k"] = settings["rag"]["top_k"]
-        steps.append(StepSpec("eval.run", "eval.run", tuple(deps), params))
     return tuple(steps)
 
 
@@ -166,3 +162,79 @@ def _train_params(method: str, settings: dict[str, Any]) -> dict[str, Any]:
     resolved = settings[method]
     keys = (*_SETTING_KEYS, *_METHOD_KEYS.get(method, ()))
     return {f"{method}.{key}": resolved[key] for key in keys if key in resolved}
+
+
+def plan_variants(
+    chosen: list[str], steps: tuple[StepSpec, ...], ladder: tuple[str, ...]
+) -> tuple[Variant, ...]:
+    """Cheapest first: base (zero-shot), icl, icl+rag, then one per trained model; names match the ladder."""
+    ids = {s.id for s in steps}
+    parts = [s for s in ("pretrain.train",) if s in ids] + ["prompt.render"]
+    found: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    if "icl" not in chosen or "icl.shots" in ids:
+        found.append(("base", (), tuple(parts)))
+    prompt: list[str] = []
+    if "icl" in chosen:
+        prompt.append("icl")
+        parts += ["icl.shots"] if "icl.shots" in ids else []
+        found.append(("icl", tuple(prompt), tuple(parts)))
+    if "rag" in chosen and "rag.index" in ids:
+        prompt.append("rag")
+        parts.append("rag.index")
+        found.append(("+".join(prompt), tuple(prompt), tuple(parts)))
+    for method in VARIANT_TRAINING:
+        if f"{method}.train" not in ids:
+            continue
+        below = ("cpt.train",) if method != "cpt" and "cpt.train" in ids else ()
+        strategies = (*prompt, method)
+        found.append(("+".join(strategies), strategies, (*parts, *below, f"{method}.train")))
+    return tuple(
+        Variant(name, strategies, deps, rung=name in ladder, conditional=name in ladder[1:])
+        for name, strategies, deps in found
+    )
+
+
+def eval_steps(
+    config: AdaptConfig,
+    model: ModelInfo,
+    variants: tuple[Variant, ...],
+    settings: dict[str, Any],
+    decisions: dict[str, StrategyDecision],
+) -> tuple[StepSpec, ...]:
+    """eval.<variant> for each variant (its own artifacts + eval.load only), then the report over all of them."""
+    if not config.data.eval:
+        return ()
+    common = {
+        **_model_params(config),
+        "project.task": config.project.task,
+        "project.seed": config.project.seed,
+        "eval.max_new_tokens": int(settings.get("icl", {}).get("answer_tokens", 64)),
+    }
+    model_inputs = (f"{model.local_dir}/**",) if model.local_dir else ()
+    steps = []
+    for variant in variants:
+        params = {**common, "eval.variant": variant.name, "eval.strategies": list(variant.strategies)}
+        if "rag.index" in variant.steps:
+            params["rag.top_k"] = settings["rag"]["top_k"]
+        deps = ("eval.load", *variant.steps)
+        steps.append(StepSpec(variant.eval_step, "eval.variant", deps, params, model_inputs))
+    report = {
+        "project.task": config.project.task,
+        "goal.metric": config.goal.metric if config.goal else None,
+        "goal.target": config.goal.target if config.goal else None,
+        "eval.variants": {v.name: list(v.strategies) for v in variants},
+        "eval.ladder": [v.name for v in variants if v.rung],
+        "eval.estimates": {
+            step.removesuffix(".train"): _train_estimate(decisions[step.removesuffix(".train")])
+            for step in dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train"))
+            if step.removesuffix(".train") in decisions
+        },
+    }
+    trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
+    deps = (*(v.eval_step for v in variants), *trained)
+    return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
+
+
+def _train_estimate(decision: StrategyDecision) -> dict[str, Any]:
+    keys = ("memory_gb", "wall_hours", "train_tokens", "trainable_params")
+    return {key: decision.estimate[key] for key in keys if key in decision.estimate}

@@ -31,6 +31,21 @@ class StrategyDecision:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One servable combination of artifacts (e.g. "icl+rag+lora") and the steps whose outputs make it up."""
+
+    name: str  # "base" (zero-shot), "icl", "icl+rag", "icl+rag+lora", ...
+    strategies: tuple[str, ...]  # the strategies it applies, in ladder order
+    steps: tuple[str, ...]  # step ids whose outputs it uses (model, adapter, index, prompt, shots)
+    rung: bool = False  # on the goal ladder
+    conditional: bool = False  # built only if cheaper rungs miss the goal
+
+    @property
+    def eval_step(self) -> str:
+        return f"eval.{self.name}"
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything `adapt plan` shows and `adapt build` executes."""
 
@@ -44,9 +59,16 @@ class Plan:
     hardware: dict[str, Any] = field(default_factory=dict)  # training and serving hardware used
     profile: dict[str, Any] = field(default_factory=dict)  # the data profile the decisions used
     task: str = "qa"
+    variants: tuple[Variant, ...] = ()  # cheapest first; evaluated by eval.<name> steps when data.eval is set
 
     def chosen(self) -> list[str]:
         return [s.name for s in self.strategies if s.decision == "chosen"]
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
 
     def step(self, step_id: str) -> StepSpec:
         for spec in self.steps:

@@ -6,7 +6,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from adaptfile.config.model import STRATEGIES, AdaptConfig
-from adaptfile.plan.dag import build_steps
+from adaptfile.plan.dag import build_steps, eval_steps, plan_variants
 from adaptfile.plan.finetune import decide_finetuning
 from adaptfile.plan.hardware import Hardware, HardwareProfile
 from adaptfile.plan.model import Plan, StrategyDecision
@@ -48,17 +48,20 @@ def make_plan(config: AdaptConfig, profile: DataProfile, hardware: Hardware, mod
         *pretraining.warnings,
         *_data_warnings(config, profile),
     ]
+    steps = build_steps(config, model, chosen, settings, prompting.knowledge_in_prompt and "icl" in chosen)
+    variants = plan_variants(chosen, steps, ladder)
     return Plan(
         project=config.project.name,
         strategies=tuple(decisions[n] for n in STRATEGIES),
         warnings=tuple(dict.fromkeys(warnings)),
-        steps=build_steps(config, model, chosen, settings, prompting.knowledge_in_prompt and "icl" in chosen),
+        steps=(*steps, *eval_steps(config, model, variants, settings, decisions)),
         ladder=ladder,
         settings=settings,
         model=_model_facts(model),
         hardware={"train": _hardware_facts(hardware.train), "serve": _hardware_facts(hardware.serve)},
         profile=asdict(profile),
         task=config.project.task,
+        variants=variants,
     )
 
 

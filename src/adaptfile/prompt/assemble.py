@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,15 @@ from adaptfile.prompt.chat import Messages, format_prompt, render_messages
 from adaptfile.prompt.template import Passage, PromptTemplate, Shot, compile_template
 
 PROMPT_SCHEMA = 1
+MAX_SHORTENINGS = 4  # tries at trimming the last passage before it is dropped
+
+
+def _shortened(passage: Passage, overflow: int, context_tokens: int) -> list[Passage]:
+    """The passage cut at its end by about `overflow` tokens (its span shrinks to match), or none."""
+    keep = int(len(passage.text) * (1 - (overflow + 8) / max(context_tokens, 1)))
+    if keep <= 0:
+        return []
+    return [replace(passage, text=passage.text[:keep], end=passage.start + keep)]
 
 
 @dataclass(frozen=True)
@@ -109,16 +118,30 @@ class PromptBuild:
         return (fixed + spares)[: len(self.shots)]
 
     def assemble(self, question: str, context: Sequence[Passage] = ()) -> AssembledPrompt:
-        """The exact prompt for `question`: shots dropped from the least useful end if it would not fit."""
-        shots, tokens = fit_shots(
-            self.template,
-            instruction=self.instruction,
-            shots=self.shots_for(question),
-            question=question,
-            tokenizer=self.tokenizer,
-            limit=int(self.settings.get("limit", 1 << 30)),
-            context=context,
-        )
+        """The exact prompt for `question`, fitted to the budget in the model's own tokens.
+
+        Shots go first (least useful first), then retrieved passages (least relevant first), and a
+        last passage is shortened: the prompt never overflows the window the answer needs.
+        """
+        limit = int(self.settings.get("limit", 1 << 30))
+        candidates, passages = self.shots_for(question), list(context)
+        for _ in range(len(passages) + MAX_SHORTENINGS):
+            shots, tokens = fit_shots(
+                self.template,
+                instruction=self.instruction,
+                shots=candidates,
+                question=question,
+                tokenizer=self.tokenizer,
+                limit=limit,
+                context=passages,
+            )
+            if tokens.total <= limit or not passages:
+                break
+            if len(passages) > 1:
+                passages.pop()
+            else:
+                passages = _shortened(passages[0], tokens.total - limit, tokens.context)
+        context = passages
         messages = render_messages(
             self.template, instruction=self.instruction, shots=shots, context=context, question=question
         )

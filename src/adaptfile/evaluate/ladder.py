@@ -1,0 +1,180 @@
+"""Goal-driven escalation: build and evaluate the ladder's rungs cheapest first, stop when the goal is met."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adaptfile.engine.reporter import Reporter
+from adaptfile.errors import UsageError
+
+if TYPE_CHECKING:
+    from adaptfile.engine.executor import BuildOptions, StepOutcome
+    from adaptfile.engine.lockfile import LockMeta
+    from adaptfile.plan.model import Plan, StepSpec
+
+REPORT_STEP = "report"
+
+
+@dataclass
+class Escalation:
+    """What the build did: its outcomes (last per step), the rounds' targets and the goal verdict."""
+
+    outcomes: list[StepOutcome]
+    rounds: list[list[str]] = field(default_factory=list)
+    goal: dict[str, Any] | None = None  # the report's goal verdict, when a goal was measured
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(o.outcome in ("fresh", "restored", "ran") for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[StepOutcome]:
+        return [o for o in self.outcomes if o.outcome == "failed"]
+
+
+def rounds(plan: Plan) -> list[list[str]]:
+    """Eval targets per round: every unconditional variant first, then each conditional rung alone."""
+    first = [v.eval_step for v in plan.variants if not v.conditional]
+    later = [[plan.variant(name).eval_step] for name in plan.ladder if plan.variant(name).conditional]
+    return [first, *later]
+
+
+def escalate(root: Path, plan: Plan, meta: LockMeta, options: BuildOptions, reporter: Reporter) -> Escalation:
+    """With [goal] and data.eval: rung by rung until the goal is met, then the report over what was built.
+    Otherwise (or with explicit targets): one ordinary build of everything selected."""
+    from adaptfile.engine.executor import build
+
+    specs = list(plan.steps)
+    ids = {s.id for s in specs}
+    goal = plan.step(REPORT_STEP).params if REPORT_STEP in ids else {}
+    if options.targets or not goal.get("goal.metric"):
+        result = build(root, specs, meta, options, reporter)
+        return Escalation(result.outcomes, [list(options.targets)], _read_goal(root), result.seconds)
+    unknown = sorted(set(options.force) - ids)
+    if unknown:
+        raise UsageError(
+            f"--force {unknown[0]}: no such step in this build", hint=f"steps: {', '.join(sorted(ids))}"
+        )
+    shared = _Shared(reporter)
+    done: dict[str, StepOutcome] = {}
+    escalation = Escalation([])
+    try:
+        evaluated: list[str] = []
+        for targets in rounds(plan):
+            escalation.seconds += _round(build, root, specs, meta, options, shared, targets, done)
+            escalation.rounds.append(targets)
+            if not all(o.outcome in ("fresh", "restored", "ran") for o in done.values()):
+                break
+            evaluated += targets
+            if _verdict(root, plan, evaluated, goal)["met"]:
+                break
+        if all(o.outcome in ("fresh", "restored", "ran") for o in done.values()):
+            report = _report_spec(plan.step(REPORT_STEP), plan, evaluated)
+            specs = [report if s.id == REPORT_STEP else s for s in specs]
+            escalation.seconds += _round(build, root, specs, meta, options, shared, [REPORT_STEP], done)
+            escalation.rounds.append([REPORT_STEP])
+    finally:
+        escalation.outcomes = list(done.values())
+        shared.finish(escalation)
+    escalation.goal = _read_goal(root) if escalation.ok else None
+    return escalation
+
+
+def _round(build: Any, root: Path, specs: list[StepSpec], meta: LockMeta, options: BuildOptions,
+           reporter: _Shared, targets: list[str], done: dict[str, StepOutcome]) -> float:  # fmt: skip
+    """One engine build of `targets` (and what they need); returns its seconds.
+    --force applies once: a step an earlier round already ran is not forced again."""
+    from adaptfile.engine.dag import select
+
+    selected = {s.id for s in select(specs, targets)}
+    wanted = selected if options.force_all else set(options.force) & selected
+    forced = tuple(sorted(wanted - {i for i, o in done.items() if o.outcome == "ran"}))
+    options = dataclasses.replace(options, targets=tuple(targets), force=forced, force_all=False)
+    result = build(root, specs, meta, options, reporter)
+    for outcome in result.outcomes:
+        if outcome.step_id not in done or done[outcome.step_id].outcome == "fresh":
+            done[outcome.step_id] = outcome
+    return float(result.seconds)
+
+
+def _report_spec(spec: StepSpec, plan: Plan, evaluated: Sequence[str]) -> StepSpec:
+    """The report over the evaluated variants only (and their trained models)."""
+    variants = [v for v in plan.variants if v.eval_step in evaluated]
+    trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
+    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained))
+
+
+def _verdict(root: Path, plan: Plan, evaluated: list[str], goal: dict[str, Any]) -> dict[str, Any]:
+    from adaptfile.evaluate.report import goal_verdict
+
+    variants = []
+    for v in plan.variants:
+        if v.eval_step in evaluated:
+            results = _read_json(root / "build" / v.eval_step / "results.json")
+            variants.append({"name": v.name, "metrics": results.get("metrics", {})})
+    wanted = {"metric": goal["goal.metric"], "target": goal["goal.target"]}
+    return goal_verdict(wanted, variants, list(plan.ladder))
+
+
+def _read_goal(root: Path) -> dict[str, Any] | None:
+    return _read_json(root / "build" / REPORT_STEP / "report.json").get("goal")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+class _Shared(Reporter):
+    """One reporter across the rounds: closes once and prints one summary line at the end."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+
+    def build_started(self, total: int) -> None:
+        self.inner.build_started(total)
+
+    def step_started(self, step_id: str, reasons: list[str]) -> None:
+        self.inner.step_started(step_id, reasons)
+
+    def step_progress(self, step_id: str, done: float, total: float | None, message: str) -> None:
+        self.inner.step_progress(step_id, done, total, message)
+
+    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None:
+        self.inner.step_finished(step_id, outcome, seconds)
+
+    def step_failed(self, step_id: str, message: str, log: str) -> None:
+        self.inner.step_failed(step_id, message, log)
+
+    def info(self, message: str) -> None:
+        self.inner.info(message)
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(message)
+
+    def build_finished(self, summary: dict[str, Any]) -> None:
+        pass  # one summary for the whole escalation: see finish()
+
+    def close(self) -> None:
+        pass
+
+    def finish(self, escalation: Escalation) -> None:
+        counts: dict[str, int] = {}
+        for o in escalation.outcomes:
+            counts[o.outcome] = counts.get(o.outcome, 0) + 1
+        up_to_date = escalation.ok and set(counts) <= {"fresh"}
+        summary = {"ok": escalation.ok, "up_to_date": up_to_date, "counts": counts,
+                   "seconds": round(escalation.seconds, 3)}  # fmt: skip
+        self.inner.build_finished(summary)
+        self.inner.close()
+
+
+__all__ = ["Escalation", "escalate", "rounds"]

@@ -1,0 +1,166 @@
+"""The leaderboard: variants' metrics, the best one, the goal verdict, estimate vs measured training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from adaptfile.evaluate.metrics import LOWER_IS_BETTER, TASK_METRICS, better, meets
+
+REPORT_SCHEMA = 1
+
+
+def make_report(
+    task: str,
+    results: list[dict[str, Any]],
+    goal: dict[str, Any] | None,
+    ladder: list[str],
+    training: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The report object `adapt eval --json` prints; `results` are eval.variant results.json, cheapest first."""
+    metric = goal["metric"] if goal else TASK_METRICS.get(task, ("rouge_l",))[0]
+    variants = [
+        {"name": r["variant"], "strategies": r["strategies"], "metrics": r["metrics"]} for r in results
+    ]
+    best = None
+    for v in variants:
+        value = v["metrics"].get(metric)
+        if value is not None and (best is None or better(metric, value, best["metrics"][metric])):
+            best = v
+    report: dict[str, Any] = {
+        "schema": REPORT_SCHEMA,
+        "task": task,
+        "metric": metric,
+        "variants": variants,
+        "best": best["name"] if best else None,
+        "goal": None,
+        "training": training,
+    }
+    if goal:
+        report["goal"] = goal_verdict(goal, variants, ladder)
+    return report
+
+
+def goal_verdict(goal: dict[str, Any], variants: list[dict[str, Any]], ladder: list[str]) -> dict[str, Any]:
+    """Which rung (cheapest first) met the target, or that none of the evaluated ones did."""
+    metric, target = goal["metric"], float(goal["target"])
+    by_name = {v["name"]: v for v in variants}
+    evaluated = [name for name in ladder if name in by_name]
+    met_by = next((n for n in evaluated if meets(metric, by_name[n]["metrics"].get(metric), target)), None)
+    return {
+        "metric": metric,
+        "target": target,
+        "direction": "lower" if metric in LOWER_IS_BETTER else "higher",
+        "met": met_by is not None,
+        "met_by": met_by,
+        "evaluated_rungs": evaluated,
+        "skipped_rungs": [n for n in ladder if n not in by_name],
+    }
+
+
+def training_rows(estimates: dict[str, Any], measured: dict[str, Path]) -> list[dict[str, Any]]:
+    """Estimate beside measurement for each trained model (metrics.json of its train step)."""
+    rows = []
+    for step_id, directory in sorted(measured.items()):
+        method = step_id.removesuffix(".train")
+        try:
+            m = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        est = estimates.get(method, {})
+        rows.append(
+            {
+                "method": method,
+                "estimate": {
+                    "memory_gb": est.get("memory_gb"),
+                    "wall_seconds": round(est["wall_hours"] * 3600, 3) if "wall_hours" in est else None,
+                },
+                "measured": {
+                    "peak_memory_gb": _round(m.get("peak_memory_gb")),
+                    "wall_seconds": _round(m.get("wall_seconds")),
+                    "tokens_per_s": _round(m.get("tokens_per_s")),
+                    "eval_loss_start": _round(m.get("eval_loss_start")),
+                    "eval_loss": _round(m.get("eval_loss")),
+                },
+            }
+        )
+    return rows
+
+
+def _round(value: Any) -> Any:
+    return round(float(value), 4) if isinstance(value, int | float) else value
+
+
+def leaderboard_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the leaderboard table: variant, then every metric any variant has."""
+    names: list[str] = []
+    for v in report["variants"]:
+        names += [k for k in v["metrics"] if k not in names]
+    rows = []
+    for v in report["variants"]:
+        mark = " *" if v["name"] == report["best"] else ""
+        cells = [_fmt(v["metrics"].get(k)) for k in names]
+        rows.append([v["name"] + mark, *cells])
+    return ["variant", *names], rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """report.md: leaderboard table, best variant, goal verdict, estimate vs measured training."""
+    header, rows = leaderboard_rows(report)
+    lines = ["# Evaluation report", "", f"Task: {report['task']}; metric: {report['metric']}.", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", f"Best variant: **{report['best']}** (marked *).", ""]
+    lines += [goal_sentence(report["goal"]), ""] if report["goal"] else []
+    if report["training"]:
+        lines += ["## Training: estimate vs measured", "",
+                  "| method | est. memory GB | peak memory GB | est. wall s | wall s | eval loss start → end |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for t in report["training"]:
+            e, m = t["estimate"], t["measured"]
+            loss = f"{_fmt(m['eval_loss_start'])} → {_fmt(m['eval_loss'])}"
+            cells = [t["method"], _fmt(e["memory_gb"]), _fmt(m["peak_memory_gb"]), _fmt(e["wall_seconds"]),
+                     _fmt(m["wall_seconds"]), loss]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Estimates are ±30% until measured."]
+    return "\n".join(lines) + "\n"
+
+
+def goal_sentence(goal: dict[str, Any]) -> str:
+    """One line: which rung met the goal, or that none did."""
+    sign = "≤" if goal["direction"] == "lower" else "≥"
+    want = f"{goal['metric']} {sign} {goal['target']:g}"
+    if goal["met"]:
+        skipped = f"; not built: {', '.join(goal['skipped_rungs'])}" if goal["skipped_rungs"] else ""
+        return f"Goal {want}: met by rung {goal['met_by']}{skipped}."
+    return f"Goal {want}: not met by any rung ({', '.join(goal['evaluated_rungs']) or 'none evaluated'})."
+
+
+def plot_goal(report: dict[str, Any], path: Path) -> None:
+    """A bar chart of the report's metric per variant, with the goal's target as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = report["metric"]
+    names = [v["name"] for v in report["variants"]]
+    values = [v["metrics"].get(metric) or 0.0 for v in report["variants"]]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(names)), 3.2), dpi=100)
+    colors = ["tab:green" if n == report["best"] else "tab:blue" for n in names]
+    ax.bar(names, values, color=colors)
+    if report["goal"]:
+        ax.axhline(report["goal"]["target"], color="tab:red", linestyle="--", label="goal")
+        ax.legend()
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per variant" + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)

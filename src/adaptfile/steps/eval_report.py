@@ -1,0 +1,41 @@
+"""Step eval.report: aggregate eval.<variant> results into report.json, report.md and the goal chart."""
+
+from __future__ import annotations
+
+import json
+
+from adaptfile.engine.protocol import StepContext
+
+
+class EvalReport:
+    """build/report/: report.json (the `adapt eval --json` object), report.md, goal.png."""
+
+    name = "eval.report"
+    version = "1"
+    params = None  # project.task, goal.*, eval.variants/ladder/estimates
+    outputs = ("report.json", "report.md", "goal.png")
+    packages = ("adaptfile", "matplotlib")
+
+    def run(self, ctx: StepContext) -> None:
+        from adaptfile.evaluate.report import make_report, plot_goal, render_markdown, training_rows
+
+        p = ctx.params
+        results = []
+        for name in p.get("eval.variants", {}):
+            if f"eval.{name}" in ctx.upstream:
+                path = ctx.upstream_output(f"eval.{name}", "results.json")
+                results.append(json.loads(path.read_text(encoding="utf-8")))
+        goal = {"metric": p["goal.metric"], "target": p["goal.target"]} if p.get("goal.metric") else None
+        trained = {s: d for s, d in ctx.upstream.items() if s.endswith(".train")}
+        training = training_rows(p.get("eval.estimates", {}), trained)
+        report = make_report(
+            p.get("project.task", "qa"), results, goal, list(p.get("eval.ladder", [])), training
+        )
+        text = json.dumps(report, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        ctx.output("report.json").write_text(text, encoding="utf-8")
+        ctx.output("report.md").write_text(render_markdown(report), encoding="utf-8")
+        plot_goal(report, ctx.output("goal.png"))
+        ctx.log(f"best variant: {report['best']}")
+
+
+kind = EvalReport()

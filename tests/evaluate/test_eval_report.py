@@ -1,0 +1,55 @@
+"""The report: best variant by the goal metric, which rung met the goal, markdown, chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from adaptfile.evaluate.report import goal_sentence, make_report, plot_goal, render_markdown, training_rows
+
+
+def _result(name: str, strategies: list[str], **metrics: float) -> dict:
+    return {"variant": name, "strategies": strategies, "metrics": metrics}
+
+
+RESULTS = [
+    _result("base", [], exact_match=0.1, answer_nll=4.0),
+    _result("icl", ["icl"], exact_match=0.5, answer_nll=3.0),
+    _result("icl+lora", ["icl", "lora"], exact_match=0.4, answer_nll=2.0),
+]
+
+
+def test_best_by_the_goal_metric_and_the_first_rung_that_meets_it() -> None:
+    report = make_report("qa", RESULTS, {"metric": "answer_nll", "target": 3.0}, ["icl", "icl+lora"], [])
+    assert report["best"] == "icl+lora"  # lowest NLL
+    goal = report["goal"]
+    assert goal["met"] and goal["met_by"] == "icl"  # cheapest rung at or under 3.0
+    assert goal["direction"] == "lower"
+    assert goal_sentence(goal) == "Goal answer_nll ≤ 3: met by rung icl."
+
+
+def test_without_a_goal_the_task_metric_ranks() -> None:
+    report = make_report("qa", RESULTS, None, [], [])
+    assert report["metric"] == "exact_match" and report["best"] == "icl" and report["goal"] is None
+
+
+def test_goal_not_met_names_the_rungs_tried_and_skipped() -> None:
+    report = make_report("qa", RESULTS[:2], {"metric": "exact_match", "target": 0.9}, ["icl", "icl+lora"], [])
+    goal = report["goal"]
+    assert not goal["met"] and goal["evaluated_rungs"] == ["icl"] and goal["skipped_rungs"] == ["icl+lora"]
+    assert "not met" in goal_sentence(goal)
+
+
+def test_markdown_and_chart(tmp_path: Path) -> None:
+    train = tmp_path / "lora.train"
+    train.mkdir()
+    measured = {"peak_memory_gb": 0.5, "wall_seconds": 12.0, "eval_loss_start": 3.0, "eval_loss": 2.0}
+    (train / "metrics.json").write_text(json.dumps(measured))
+    rows = training_rows({"lora": {"memory_gb": 0.4, "wall_hours": 0.005}}, {"lora.train": train})
+    assert rows[0]["estimate"] == {"memory_gb": 0.4, "wall_seconds": 18.0}
+    report = make_report("qa", RESULTS, {"metric": "answer_nll", "target": 1.0}, ["icl", "icl+lora"], rows)
+    text = render_markdown(report)
+    assert "| icl+lora * |" in text and "Best variant: **icl+lora**" in text
+    assert "| lora | 0.4 | 0.5 | 18 | 12 | 3 → 2 |" in text
+    plot_goal(report, tmp_path / "goal.png")
+    assert (tmp_path / "goal.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,83 @@
+"""Runtime: one object per variant, loaded lazily and once; answers with citations; teacher-forced NLL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from adaptfile.errors import AdaptError, UsageError
+from adaptfile.runtime import Runtime
+from adaptfile.runtime.artifacts import load_artifacts
+
+
+def test_answer_has_text_citations_tokens_and_latency(mini_build: Path) -> None:
+    runtime = Runtime.from_build(mini_build, "icl+rag+lora")
+    answer = runtime.answer("How long is the warranty?")
+    assert isinstance(answer.text, str)
+    assert answer.prompt_tokens > 0 and answer.latency_ms > 0
+    assert answer.completion_tokens <= runtime.max_new_tokens
+    (citation,) = answer.citations  # rag.top_k = 1
+    source = (mini_build / citation.path).read_text(encoding="utf-8")
+    assert 0 <= citation.start < citation.end <= len(source)
+
+
+def test_greedy_answers_are_deterministic(mini_build: Path) -> None:
+    runtime = Runtime.from_build(mini_build, "icl")
+    first = runtime.answer("How do I dim the lamp?")
+    assert runtime.answer("How do I dim the lamp?").text == first.text
+    assert first.citations == []  # no RAG in this variant
+
+
+def test_model_and_index_load_once(mini_build: Path) -> None:
+    runtime = Runtime.from_build(mini_build, "icl+rag")
+    runtime.answer("How do I clean the lamp?")
+    model, retriever = runtime.model, runtime.retriever
+    runtime.answer("How long is the warranty?")
+    assert runtime.model is model and runtime.retriever is retriever
+
+
+def test_answer_nll_is_the_teacher_forced_loss_of_the_answer_tokens(mini_build: Path) -> None:
+    runtime = Runtime.from_build(mini_build, "icl+rag+lora")
+    question, gold = "How long is the warranty?", "Two years."
+    prepared = runtime.prepare(question)
+    nll = runtime.answer_nll(question, gold, prepared)
+    tokenizer, model = runtime.model.tokenizer, runtime.model.model
+    target = tokenizer(gold + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    context = prepared.ids[-(runtime.model.window - len(target)) :]  # the window holds prompt end + answer
+    ids = torch.tensor([context + target])
+    labels = torch.tensor([[-100] * len(context) + target])
+    with torch.inference_mode():
+        expected = model(input_ids=ids, labels=labels).loss.item()
+    assert nll == pytest.approx(expected, rel=1e-4)
+
+
+def test_default_variant_is_the_reports_best(mini_build: Path) -> None:
+    best = json.loads((mini_build / "build/report/report.json").read_text())["best"]
+    assert load_artifacts(mini_build).name == best
+
+
+def test_unknown_variant_lists_the_known_ones(mini_build: Path) -> None:
+    with pytest.raises(UsageError, match="no such variant") as err:
+        load_artifacts(mini_build, "icl+magic")
+    assert "icl+rag+lora" in (err.value.hint or "")
+
+
+def test_no_build_says_run_adapt_build(tmp_path: Path) -> None:
+    with pytest.raises(AdaptError) as err:
+        Runtime.from_build(tmp_path)
+    assert "adapt build" in (err.value.hint or "")
+
+
+def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path) -> None:
+    from adaptfile.runtime.artifacts import from_upstream
+
+    params = {"eval.variant": "icl+rag+lora", "eval.strategies": ["icl", "rag", "lora"], "model.base": "scratch",
+              "model.revision": "main", "rag.top_k": 1, "eval.max_new_tokens": 32}  # fmt: skip
+    steps = ["eval.load", "pretrain.train", "prompt.render", "icl.shots", "rag.index", "lora.train"]
+    upstream = {s: mini_build / "build" / s for s in steps}
+    via_steps = from_upstream(params, upstream, mini_build)
+    via_manifest = load_artifacts(mini_build, "icl+rag+lora")
+    assert via_steps == via_manifest
