@@ -60,3 +60,13 @@ def test_require_goal_exits_1_when_not_met(mini_build: Path) -> None:
     code, out, err = run_adapt(mini_build, "build", "--require-goal")
     assert code == 1
     assert "not met" in out + err
+
+
+def test_a_second_copy_builds_a_byte_identical_lock(mini_build: Path, tmp_path: Path) -> None:
+    """Real steps (training, embedding, evaluation) in a fresh copy: the same adapt.lock, byte for byte."""
+    from mini_project import write_mini_project
+
+    other = write_mini_project(tmp_path / "elsewhere", target=0.01)
+    code, out, err = run_adapt(other, "build")
+    assert code == 0, out + err
+    assert (other / "adapt.lock").read_bytes() == (mini_build / "adapt.lock").read_bytes()

@@ -19,6 +19,8 @@ class StepKind(Protocol):
     - `params`: the config fields (TOML paths) it reads; None means every param the plan gives it.
     - `outputs`: named outputs it writes under `ctx.out`; a trailing "/" marks a directory.
     - `packages`: distributions whose installed versions enter the key (e.g. "torch").
+    - `volatile` (optional): outputs that are measurements (timings, memory); they are kept and
+      shown but never compared, so they do not enter downstream keys, adapt.lock or --frozen.
     """
 
     name: str
@@ -40,6 +42,7 @@ class FunctionKind:
     version: str = "1"
     params: tuple[str, ...] | None = None
     packages: tuple[str, ...] = ()
+    volatile: tuple[str, ...] = ()
 
     def run(self, ctx: StepContext) -> None:
         self.run_fn(ctx)

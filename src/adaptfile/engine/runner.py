@@ -72,7 +72,8 @@ def run_step(
             "seconds": round(time.perf_counter() - started, 6),
             "peak_rss_kb": _peak_rss_kb(),
         }
-        entry = session.store.publish(staging, key, outputs, meta)
+        volatile = frozenset(name.rstrip("/") for name in getattr(kind, "volatile", ()))
+        entry = session.store.publish(staging, key, outputs, meta, volatile)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _remember_outputs(session, entry)

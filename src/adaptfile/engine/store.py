@@ -80,25 +80,43 @@ class Store:
         (path / "out").mkdir(parents=True)
         return path
 
-    def publish(self, staging: Path, key: str, outputs: dict[str, bool], meta: dict[str, Any]) -> Entry:
-        """Digest the staged outputs, write meta.json, and rename the whole entry into place."""
+    def publish(
+        self,
+        staging: Path,
+        key: str,
+        outputs: dict[str, bool],
+        meta: dict[str, Any],
+        volatile: frozenset[str] = frozenset(),
+    ) -> Entry:
+        """Digest the staged outputs, write meta.json, and rename the whole entry into place.
+
+        `volatile` outputs hold measurements (timings, memory) that differ from run to run: they
+        are published and integrity-checked like the rest, but in `outputs` — what downstream keys,
+        adapt.lock and --frozen compare — they stand as "volatile:<key>": they change exactly when
+        the step's key does, so steps reading them still rebuild, and two machines still agree.
+        """
         files = {rel: file_digest(staging / "out" / rel) for rel in list_files(staging / "out")}
+        digests = output_digests(files, outputs)
         meta = {
             **meta,
             "schema": META_SCHEMA,
             "key": key,
             "files": files,
-            "outputs": output_digests(files, outputs),
+            "outputs": {name: (f"volatile:{key}" if name in volatile else d) for name, d in digests.items()},
+            "volatile": {name: d for name, d in digests.items() if name in volatile},
         }
         (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True, indent=1) + "\n")
         target = self.entry_dir(key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # a forced rebuild replaces the entry it rebuilt
+            self.drop(key)
         try:
             os.replace(staging, target)
         except OSError:
             if not (target / "meta.json").exists():
                 raise
-            shutil.rmtree(staging, ignore_errors=True)  # someone published the same key first
+            shutil.rmtree(staging, ignore_errors=True)  # a concurrent build published the same key first
+            meta = json.loads((target / "meta.json").read_text())
         return Entry(key, target, meta)
 
     def drop(self, key: str) -> None:

@@ -25,7 +25,11 @@ def read_manifest(layout: Layout) -> dict[str, Any]:
 
 def manifest_record(layout: Layout, step_id: str, kind: str, entry: Entry) -> dict[str, Any]:
     base = layout.relative(layout.build / step_id)
-    outputs = {name: {"path": f"{base}/{name}", "digest": d} for name, d in entry.outputs.items()}
+    volatile = entry.meta.get("volatile", {})
+    outputs = {
+        name: {"path": f"{base}/{name}", **({"volatile": True} if name in volatile else {"digest": d})}
+        for name, d in entry.outputs.items()
+    }
     return {"kind": kind, "key": entry.key, "outputs": outputs}
 
 

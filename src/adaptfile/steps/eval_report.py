@@ -14,6 +14,7 @@ class EvalReport:
     version = "1"
     params = None  # project.task, goal.*, eval.variants/ladder/estimates
     outputs = ("report.json", "report.md", "goal.png")
+    volatile = ("report.json", "report.md")  # they quote measured latencies and training times
     packages = ("adaptfile", "matplotlib")
 
     def run(self, ctx: StepContext) -> None:

@@ -18,6 +18,7 @@ class EvalVariant:
     version = VERSION
     params = None  # eval.variant/strategies/max_new_tokens, project.task/seed, model.*, rag.top_k
     outputs = ("results.json", "predictions.jsonl")
+    volatile = outputs  # both carry measured latencies
     packages = ("adaptfile", "torch", "transformers", "peft")
 
     def run(self, ctx: StepContext) -> None:

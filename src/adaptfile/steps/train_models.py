@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from adaptfile.engine.protocol import StepContext
 
 TRAIN_PACKAGES = ("torch", "transformers", "peft", "accelerate")
-VERSION = "1"
+VERSION = "2"  # 2: adapters without the machine-specific model card, sorted target_modules
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class TrainKind:
     params: tuple[str, ...] | None = None  # every param the plan gives it: the DAG lists exactly those
     version: str = VERSION
     packages: tuple[str, ...] = TRAIN_PACKAGES
+    volatile: tuple[str, ...] = (
+        "metrics.json",
+    )  # wall time, tokens/s, peak memory: measured, not reproduced
 
     @property
     def name(self) -> str:

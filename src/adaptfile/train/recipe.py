@@ -243,7 +243,11 @@ def _portable_adapter_config(adapter: Path, params: dict[str, Any]) -> None:
     config = json.loads(path.read_text())
     base = params.get("model.base", "scratch")
     config["base_model_name_or_path"] = "pretrain.train/model" if base == "scratch" else base
+    if isinstance(config.get("target_modules"), list):  # peft writes a set, in hash order
+        config["target_modules"] = sorted(config["target_modules"])
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    # peft's model card names this machine's path to the base model: not part of the artifact
+    (adapter / "README.md").unlink(missing_ok=True)
 
 
 def run_step(ctx: StepContext, method: str, launch: dict[str, Any] | None = None) -> None:
