@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine; each creates its own virtual environment in .venv.
-#   make demo   install adaptfile and run it on the offline example (examples/quickstart)
+#   make demo   install adaptfile and run it on the offline example (examples/quickstart):
+#               plan, build (tiny model, embeddings, LoRA, evaluation), leaderboard, a question
 #   make test   install adaptfile with its test tools and run the test suite (slow tests excluded)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,14 +13,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+QUESTION ?= How do I reset the router to factory settings?
+
 # torch is pinned and installed first: a bare `torch` requirement can pull a multi-GB CUDA build.
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-ml: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[ml]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-ml
 	$(BIN)/pip install --quiet -e '.[ml,dev]'
 	touch $@
 
-demo: $(VENV)/.installed-dev
+demo: $(VENV)/.installed-ml
 	cd examples/quickstart && ../../$(BIN)/adapt plan
+	cd examples/quickstart && ../../$(BIN)/adapt build
+	cd examples/quickstart && ../../$(BIN)/adapt eval --no-build
+	cd examples/quickstart && ../../$(BIN)/adapt ask "$(QUESTION)"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -25,8 +25,16 @@ class AdaptGroup(click.Group):
             return None
         from importlib import import_module
 
-        module = import_module(f"adaptfile.cli.{name}_cmd")
-        return module.command
+        command = import_module(f"adaptfile.cli.{name}_cmd").command
+        command.epilog = verbatim(command.epilog)
+        return command
+
+
+def verbatim(epilog: str | None) -> str | None:
+    """Mark each paragraph of an epilog so click prints its example lines as written, unwrapped."""
+    if not epilog or epilog.startswith("\b"):
+        return epilog
+    return "\n\n".join("\b\n" + paragraph for paragraph in epilog.split("\n\n"))
 
 
 @click.group(
