@@ -114,3 +114,10 @@ def test_eight_concurrent_requests_all_succeed(server: str) -> None:
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(ask, questions))
     assert len(answers) == 8
+
+
+def test_only_loopback_addresses_count_as_local() -> None:
+    from adaptfile.cli.serve_cmd import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1") and not is_loopback("example.org")

@@ -44,5 +44,22 @@ def command(app: App, variant: str | None, host: str, port: int, max_body: int) 
     project = app.project()
     runtime = Runtime.from_build(project.root, variant)
     model_id = f"{project.config.project.name}/{runtime.name}"
+    if not is_loopback(host):
+        app.warn(
+            f"--host {host} exposes the model beyond this machine, without authentication; "
+            "put it behind a proxy that checks who is asking, or keep the default 127.0.0.1"
+        )
     click.echo(f"serving {model_id} on http://{host}:{port}/v1 (Ctrl-C to stop)", err=True)
     serve(runtime, model_id, host, port, max_body)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
