@@ -79,6 +79,9 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, device: str | None = None) -> None:
         target, self.revision = resolve_model_path(name)
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # adapt reports its own progress; no per-load bars
 
         try:
             self.model = SentenceTransformer(

@@ -45,8 +45,11 @@ class LoadedModel:
         """(model, tokenizer); load failures become a ConfigError naming the model or adapter."""
         import torch
         from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as transformers_logging
 
         from adaptfile.train.models import load_tokenizer
+
+        transformers_logging.disable_progress_bar()  # no per-load bars between answers
 
         try:
             tokenizer = load_tokenizer(artifacts.model, artifacts.revision, artifacts.trust_remote_code)
