@@ -98,7 +98,7 @@ def test_budget_drops_shots_and_reports_how_many_remain(project: Path) -> None:
 def test_no_shot_fits_points_at_fine_tuning(project: Path) -> None:
     settings = json.loads((_build(project, max_tokens=40)["prompt.render"] / "prompt.json").read_text())
     assert settings["shots"] == 0
-    assert "fine-tune" in settings["warnings"][0] and "PLANNER.md rule 3" in settings["warnings"][0]
+    assert "fine-tune" in settings["warnings"][0] and "docs/strategies/lora.md" in settings["warnings"][0]
 
 
 def test_prompt_only_prints_the_exact_prompt(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

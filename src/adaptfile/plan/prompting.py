@@ -178,7 +178,9 @@ def _decide_icl(
         what = "the instruction plus one demonstration" if rows else "the instruction plus a question"
         reason = f"{what} need ≈{need:,} tokens, over the {limit:,}-token prompt budget"
         if rows:
-            reason += "; fine-tune instead: it moves the demonstrations into the weights (PLANNER.md rule 3)"
+            reason += (
+                "; fine-tune instead: it moves the demonstrations into the weights (docs/strategies/lora.md)"
+            )
         if "icl" in include:
             raise PlanError(
                 f"strategy.include has 'icl', but {reason}",

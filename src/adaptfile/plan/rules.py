@@ -20,7 +20,7 @@ LADDER_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")
 
 
 def make_plan(config: AdaptConfig, profile: DataProfile, hardware: Hardware, model: ModelInfo) -> Plan:
-    """Decide every strategy (rules 1–8 of PLANNER.md), resolve settings, and lay out the steps."""
+    """Decide every strategy (the rules in docs/planner.md), resolve settings, and lay out the steps."""
     prompting = decide_prompting(config, profile, hardware, model)
     tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure)
     pretraining = decide_pretraining(config, profile, hardware.train, model)

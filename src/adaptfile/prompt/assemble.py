@@ -15,15 +15,15 @@ from adaptfile.prompt.chat import Messages, format_prompt, render_messages
 from adaptfile.prompt.template import Passage, PromptTemplate, Shot, compile_template
 
 PROMPT_SCHEMA = 1
-MAX_SHORTENINGS = 4  # tries at trimming the last passage before it is dropped
+MAX_SHORTENINGS = 4  # tries at trimming the last passage
+MIN_PASSAGE_CHARS = 160  # the best passage is never cut below this: a RAG prompt keeps some evidence
 
 
-def _shortened(passage: Passage, overflow: int, context_tokens: int) -> list[Passage]:
-    """The passage cut at its end by about `overflow` tokens (its span shrinks to match), or none."""
+def _shortened(passage: Passage, overflow: int, context_tokens: int) -> Passage:
+    """The passage cut at its end by about `overflow` tokens (its span shrinks to match)."""
     keep = int(len(passage.text) * (1 - (overflow + 8) / max(context_tokens, 1)))
-    if keep <= 0:
-        return []
-    return [replace(passage, text=passage.text[:keep], end=passage.start + keep)]
+    keep = max(keep, min(len(passage.text), MIN_PASSAGE_CHARS))
+    return replace(passage, text=passage.text[:keep], end=passage.start + keep)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class PromptBuild:
         """The exact prompt for `question`, fitted to the budget in the model's own tokens.
 
         Shots go first (least useful first), then retrieved passages (least relevant first), and a
-        last passage is shortened: the prompt never overflows the window the answer needs.
+        last passage is shortened, down to a floor: a RAG prompt always keeps some evidence.
         """
         limit = int(self.settings.get("limit", 1 << 30))
         candidates, passages = self.shots_for(question), list(context)
@@ -139,8 +139,11 @@ class PromptBuild:
                 break
             if len(passages) > 1:
                 passages.pop()
-            else:
-                passages = _shortened(passages[0], tokens.total - limit, tokens.context)
+                continue
+            shorter = _shortened(passages[0], tokens.total - limit, tokens.context)
+            if shorter == passages[0]:
+                break  # at the floor: the prompt stays over budget and the runtime keeps its tail
+            passages = [shorter]
         context = passages
         messages = render_messages(
             self.template, instruction=self.instruction, shots=shots, context=context, question=question

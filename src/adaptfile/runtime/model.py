@@ -95,6 +95,7 @@ class LoadedModel:
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                no_repeat_ngram_size=4,  # greedy decoding of small models loops on a phrase otherwise
                 eos_token_id=eos,
                 pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
             )

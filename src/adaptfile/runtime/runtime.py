@@ -127,8 +127,9 @@ class Runtime:
         chunks = self.retrieve(question) if chunks is None else chunks
         passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
         assembled = self.prompt_build.assemble(question, passages)
-        citations = [Citation(c.path, c.start, c.end) for c in chunks]
-        return Prepared(assembled.prompt, self.model.prompt_ids(assembled.prompt), citations, passages)
+        shown = assembled.context  # what survived fitting the prompt budget: cite only what the model saw
+        citations = [Citation(p.path, p.start, p.end) for p in shown]
+        return Prepared(assembled.prompt, self.model.prompt_ids(assembled.prompt), citations, shown)
 
     def answer(self, question: str, max_new_tokens: int | None = None) -> Answer:
         """Retrieve, assemble the prompt, generate greedily until EOS."""

@@ -26,8 +26,7 @@ _INSTRUCTION = {
 def adapt_toml_text(name: str, task: str) -> str:
     """A valid, commented adapt.toml for `task`; data tables stay commented until files exist."""
     metric, target = _METRIC[task]
-    return f'''#:schema https://github.com/adaptfile/adaptfile/adaptfile.schema.json
-# adapt.toml: what you have and what you need. `adapt plan` explains what it will build and why.
+    return f'''# adapt.toml: what you have and what you need. `adapt plan` explains what it will build and why.
 # Paths are relative to this file. Reference: README.md ("adapt.toml reference") or `adapt schema`.
 
 [project]
@@ -37,9 +36,13 @@ instruction = "{_INSTRUCTION[task]}"
 seed = 0
 
 [model]
-base = "Qwen/Qwen2.5-0.5B-Instruct"  # hub id, local directory, or "scratch"
+base = "Qwen/Qwen2.5-0.5B-Instruct"  # hub id, local directory, or "scratch" (see below)
 revision = "main"                    # pinned into adapt.lock
 params = "0.5B"                      # only needed when config.json cannot tell
+# Offline, without a hub model: base = "scratch" trains a tiny model on your documents, e.g.
+# [model.scratch] layers = 2, hidden = 64, heads = 4, vocab_size = 2048, context = 512 — then
+# keep prompts small: [constraints] max_prompt_tokens = 384, [rag] chunk_size = 64, top_k = 2,
+# window = 0 (examples/quickstart is such a project).
 
 # Uncomment once the files exist.
 # [data.knowledge]                   # documents for retrieval (md, txt, rst, html, pdf, json, jsonl)

@@ -179,7 +179,7 @@ def _warnings(wanted: int, kept: int, total: int, limit: int, per_query: bool) -
     if wanted and not kept:
         out.append(
             f"not even one demonstration fits the {limit:,}-token prompt budget: fine-tune instead "
-            "(it moves the demonstrations into the weights; PLANNER.md rule 3), or raise "
+            "(it moves the demonstrations into the weights; docs/strategies/lora.md), or raise "
             "constraints.max_prompt_tokens"
         )
     elif kept < wanted:
