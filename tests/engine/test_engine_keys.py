@@ -84,3 +84,12 @@ def test_inputs_outside_the_project_are_named_without_absolute_paths(tmp_path: P
     assert found["@tiny/config.json"] == str(model / "config.json")
     assert found["docs/a.md"] == "docs/a.md"
     assert not any(name.startswith("/") for name in found)
+
+
+def test_a_changed_table_param_names_the_leaf_that_changed() -> None:
+    from adaptfile.engine.freshness import explain
+
+    parts = {"kind": "k", "kind_version": "1", "packages": {}, "inputs": {}, "upstream": {}}
+    before = {**parts, "params": {"eval.estimates": {"lora": {"tokens": 440, "hours": 1}}}}
+    now = {**parts, "params": {"eval.estimates": {"lora": {"tokens": 450, "hours": 1}}}}
+    assert explain(before, now) == ["params changed: eval.estimates.lora.tokens 440→450"]

@@ -9,10 +9,9 @@ MAX_FILE_REASONS = 10
 UNSET = "(unset)"
 
 
-def _shown(value: Any) -> str:
-    if value is UNSET or isinstance(value, str):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+def _shown(value: Any, width: int = 60) -> str:
+    text = str(value) if value is UNSET or isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def explain(
@@ -45,7 +44,10 @@ def _changed(label: str, before: dict[str, Any], now: dict[str, Any]) -> list[st
     reasons = []
     for name in sorted(set(before) | set(now)):
         old, new = before.get(name, UNSET), now.get(name, UNSET)
-        if old != new or type(old) is not type(new):
+        if isinstance(old, dict) and isinstance(new, dict):  # name the leaf that changed, not the table
+            reasons += _changed(label, {f"{name}.{k}": v for k, v in old.items()},
+                                {f"{name}.{k}": v for k, v in new.items()})  # fmt: skip
+        elif old != new or type(old) is not type(new):
             reasons.append(f"{label}: {name} {_shown(old)}→{_shown(new)}")
     return reasons
 
