@@ -88,7 +88,14 @@ def leaderboard(report: dict[str, Any]) -> str:
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in [header, *rows]]  # fmt: skip
-    lines.append(f"best: {report['best']}")
+    from adaptfile.evaluate.metrics import LOWER_IS_BETTER
+
+    metric = report.get("metric")
+    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
+    lines.append(
+        f"best: {report['best']} (by {metric}, {direction} is better; a tie goes to the cheaper variant; "
+        "prompt_tokens is the mean per question)"
+    )
     if report.get("goal"):
         lines.append(goal_sentence(report["goal"]))
     return "\n".join(lines)
