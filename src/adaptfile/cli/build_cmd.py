@@ -77,6 +77,9 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
+@click.option(
+    "--strict", is_flag=True, help="A knowledge file that cannot be read is an error, not a skipped file."
+)
 @pass_app
 def command(
     app: App,
@@ -88,6 +91,7 @@ def command(
     no_wait: bool,
     as_json: bool,
     require_goal: bool,
+    strict: bool,
 ) -> None:
     """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
     from adaptfile.engine.executor import BuildOptions
@@ -97,6 +101,8 @@ def command(
 
     project = app.project()
     plan, meta = planned(project)
+    if strict:
+        plan = strict_loading(plan)
     specs = plan.steps
     options = BuildOptions(
         targets=steps,
@@ -128,6 +134,17 @@ def command(
                 "--require-goal: no variant met the goal",
                 hint="see build/report/report.md; add examples, change strategies or relax [goal] target",
             )
+
+
+def strict_loading(plan: Plan) -> Plan:
+    """The plan with knowledge.load told to fail on unreadable files (a separate cache entry)."""
+    from dataclasses import replace
+
+    steps = tuple(
+        replace(s, params={**s.params, "strict": True}) if s.kind == "knowledge.load" else s
+        for s in plan.steps
+    )
+    return replace(plan, steps=steps)
 
 
 class GoalNotMet(StepFailed):

@@ -12,7 +12,7 @@ class KnowledgeLoad:
 
     name = "knowledge.load"
     version = "1"
-    params = ("data.knowledge.paths", "data.knowledge.text_field")
+    params = ("data.knowledge.paths", "data.knowledge.text_field", "strict")  # strict: `adapt build --strict`
     outputs = ("documents.jsonl", "skipped.json")
     packages: tuple[str, ...] = ()
 
