@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adaptfile.engine.assess import StepStatus, assess
-from adaptfile.engine.errors import BuildInterrupted, FrozenMismatch
+from adaptfile.engine.errors import DISK_FULL_HINT, BuildInterrupted, DiskFull, FrozenMismatch, is_disk_full
 from adaptfile.engine.freshness import explain
 from adaptfile.engine.frozen import lock_changes
 from adaptfile.engine.keys import step_key
@@ -94,13 +94,23 @@ def build(
             session = open_session(layout, specs, meta, options.targets)
             try:
                 _check_force(session, options)
-                return _Build(session, options, reporter, started).run()
-            finally:
-                session.close()
+                result = _Build(session, options, reporter, started).run()
+            except BaseException:
+                with contextlib.suppress(Exception):  # e.g. the disk is full: report the first error
+                    session.close()
+                raise
+            session.close()
+            return result
     except KeyboardInterrupt:
         raise BuildInterrupted(
             "build interrupted; the running step's partial output was discarded",
             hint="run `adapt build` again to finish; finished steps are cached",
+        ) from None
+    except Exception as err:
+        if not is_disk_full(err, layout.dot):
+            raise
+        raise DiskFull(
+            f"no space left on device during the build ({type(err).__name__}: {err})", hint=DISK_FULL_HINT
         ) from None
     finally:
         mutex.release()
@@ -175,9 +185,17 @@ class _Build:
                 outcome = self._step(spec)
                 self.outcomes.append(outcome)
                 stopped = outcome.outcome == "failed" and not self.options.keep_going
-        session.state.flush()
-        session.state.record_steps(self.records)
-        lock_written = self._record()
+        try:
+            session.state.flush()
+            session.state.record_steps(self.records)
+            lock_written = self._record()
+        except Exception as err:
+            if not is_disk_full(err, session.layout.dot):
+                raise
+            raise DiskFull(
+                "no space left on device while recording the build (build/, adapt.lock, .adapt/state)",
+                hint=DISK_FULL_HINT,
+            ) from None
         result = BuildResult(self.outcomes, time.perf_counter() - self.started, lock_written)
         self.reporter.build_finished(result.summary())
         return result

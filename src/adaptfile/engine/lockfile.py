@@ -100,6 +100,10 @@ def write_lock(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         pass
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # e.g. the disk is full: the old lock stays as it was
+        raise
     return True

@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptfile.engine.errors import DISK_FULL_HINT, DiskFull, is_disk_full
 from adaptfile.engine.protocol import ProgressHook, StepContext, StepKind, output_names
 from adaptfile.engine.session import Session
 from adaptfile.engine.store import Entry
@@ -37,7 +38,32 @@ def run_step(
     upstream: dict[str, Entry],
     on_progress: ProgressHook,
 ) -> Entry:
-    """Run `spec` into a staging directory and publish it under `key`; nothing is kept on failure."""
+    """Run `spec` into a staging directory and publish it under `key`; nothing is kept on failure.
+    A full disk anywhere on the way (staging, log, checkpoints, meta.json, the rename) raises DiskFull
+    and also deletes the step's work/ directory: a checkpoint written as the disk filled up may be
+    half-written, and resuming from it would fail on every later build."""
+    try:
+        return _run_step(session, spec, key, parts, upstream, on_progress)
+    except DiskFull:
+        shutil.rmtree(session.layout.work / key, ignore_errors=True)
+        raise
+    except OSError as err:
+        if not is_disk_full(err, session.layout.dot):
+            raise
+        shutil.rmtree(session.layout.work / key, ignore_errors=True)
+        raise DiskFull(
+            f"step {spec.id}: no space left on device while writing its outputs ({err})", hint=DISK_FULL_HINT
+        ) from None
+
+
+def _run_step(
+    session: Session,
+    spec: StepSpec,
+    key: str,
+    parts: dict[str, Any],
+    upstream: dict[str, Entry],
+    on_progress: ProgressHook,
+) -> Entry:
     layout, kind = session.layout, session.kinds[spec.id]
     staging = session.store.staging(key)
     outputs = output_names(kind)
@@ -73,7 +99,16 @@ def run_step(
             "peak_rss_kb": _peak_rss_kb(),
         }
         volatile = frozenset(name.rstrip("/") for name in getattr(kind, "volatile", ()))
-        entry = session.store.publish(staging, key, outputs, meta, volatile)
+        try:
+            entry = session.store.publish(staging, key, outputs, meta, volatile)
+        except OSError as err:
+            if not is_disk_full(err, layout.dot):
+                raise
+            raise DiskFull(
+                f"step {spec.id}: no space left on device while publishing its outputs to "
+                f"{layout.relative(layout.cache)}/",
+                hint=DISK_FULL_HINT,
+            ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _remember_outputs(session, entry)
@@ -86,7 +121,13 @@ def _run_logged(kind: StepKind, ctx: StepContext, log: Any, log_path: Path) -> N
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             kind.run(ctx)
     except Exception as err:  # a failing step is a value for the reporter, not a crash
-        log.write(traceback.format_exc())
+        with contextlib.suppress(OSError):  # the log may be on the full disk too
+            log.write(traceback.format_exc())
+        if is_disk_full(err, ctx.out):
+            raise DiskFull(
+                f"step {ctx.step_id}: no space left on device while writing its outputs ({err})",
+                hint=DISK_FULL_HINT,
+            ) from None
         raise StepError(ctx.step_id, f"{type(err).__name__}: {err}", log_path) from err
 
 

@@ -40,6 +40,8 @@ class State:
         self.path = path
         try:
             self.db = self._open()
+        except sqlite3.OperationalError:
+            raise  # locked, I/O error, disk full: not corruption, so the history is kept
         except sqlite3.DatabaseError:
             path.unlink(missing_ok=True)  # a corrupt state only costs rehashing
             self.db = self._open()

@@ -61,8 +61,12 @@ def present(
         same = False
     if not same:
         temporary = layout.build / f".manifest.{os.getpid()}.tmp"
-        temporary.write_bytes(data)
-        os.replace(temporary, layout.manifest)
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, layout.manifest)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         changed = True
     return changed
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     window: int
+    threads: int | None = None  # torch threads while this model computes (None: leave as is)
 
     @classmethod
     def load(cls, artifacts: VariantArtifacts) -> LoadedModel:
@@ -33,23 +36,35 @@ class LoadedModel:
             model, tokenizer = cls._load(artifacts, where)
         if torch.cuda.is_available():
             model = model.to("cuda")
-        elif sum(p.numel() for p in model.parameters()) < SMALL_MODEL:
-            torch.set_num_threads(1)  # tiny matmuls: threads cost more than they give (10x on 2 busy cores)
+        # tiny matmuls: threads cost more than they give (10x on 2 busy cores)
+        small = not torch.cuda.is_available() and sum(p.numel() for p in model.parameters()) < SMALL_MODEL
         model.eval()
         config = model.config
         window = int(getattr(config, "max_position_embeddings", 0) or 0) or 2048
-        return cls(model, tokenizer, window)
+        return cls(model, tokenizer, window, 1 if small else None)
+
+    @contextlib.contextmanager
+    def _computing(self) -> Iterator[None]:
+        """Inference with this model's thread count, restored after: a build's later steps (training,
+        embedding) must not inherit it, or their bytes would depend on what ran before them."""
+        import torch
+
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            torch.set_num_threads(before)
 
     @staticmethod
     def _load(artifacts: VariantArtifacts, where: str) -> tuple[Any, Any]:
         """(model, tokenizer); load failures become a ConfigError naming the model or adapter."""
         import torch
         from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as transformers_logging
 
         from adaptfile.train.models import load_tokenizer
-
-        transformers_logging.disable_progress_bar()  # no per-load bars between answers
 
         try:
             tokenizer = load_tokenizer(artifacts.model, artifacts.revision, artifacts.trust_remote_code)
@@ -89,7 +104,7 @@ class LoadedModel:
         keep = max(1, self.window - max_new_tokens)
         ids = torch.tensor([prompt_ids[-keep:]], device=self.device)
         eos = self.tokenizer.eos_token_id
-        with torch.inference_mode():
+        with self._computing():
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
@@ -116,7 +131,7 @@ class LoadedModel:
         target = target[: max(1, self.window // 2)]
         context = prompt_ids[-max(1, self.window - len(target)) :]
         ids = torch.tensor([context + target], device=self.device)
-        with torch.inference_mode():
+        with self._computing():
             logits = self.model(input_ids=ids).logits[0].float()
         start = len(context)
         predicted = logits[start - 1 : start - 1 + len(target)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adaptfile.engine.protocol import StepContext
 
-VERSION = "1"
+VERSION = "2"  # 2: cites only the passages in the prompt; no repeated 4-grams in answers
 
 
 class EvalVariant:

@@ -109,7 +109,6 @@ def _preflight(ctx: StepContext, p: Prepared) -> None:
 
 def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[str, Any]:
     """Run the Trainer from the last checkpoint under ctx.work (if any); returns the run's metrics."""
-    from transformers.trainer_utils import get_last_checkpoint
 
     from adaptfile.train import callbacks
     from adaptfile.train.launch import distributed_arguments
@@ -118,7 +117,7 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
     s = p.settings
     checkpoints = ctx.work / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    resume = get_last_checkpoint(str(checkpoints))
+    resume = last_complete_checkpoint(checkpoints)
     rows = packing.epoch_order(p.train_rows, s.epochs, s.seed)
     steps = math.ceil(len(rows) / (p.rows_per_batch * s.grad_accum * s.devices))
     tokens = sum(len(r.input_ids) for r in rows)
@@ -262,3 +261,20 @@ def run_step(ctx: StepContext, method: str, launch: dict[str, Any] | None = None
     run = train(ctx, prepared)
     if is_main_process():
         save(ctx, prepared, {**run, "launch": launch})
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint that was written to the end; a half-written one (killed mid-save) is removed."""
+    import shutil
+
+    def step(path: Path) -> int:
+        return int(path.name.rsplit("-", 1)[1]) if path.name.rsplit("-", 1)[-1].isdigit() else -1
+
+    for candidate in sorted(checkpoints.glob("checkpoint-*"), key=step, reverse=True):
+        try:
+            json.loads((candidate / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            shutil.rmtree(candidate, ignore_errors=True)
+            continue
+        return str(candidate)
+    return None
