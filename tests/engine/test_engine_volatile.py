@@ -83,3 +83,27 @@ def test_a_forced_rebuild_replaces_the_cached_entry(tmp_path: Path) -> None:
     before = (root / "build/timed/timing.json").read_text()
     build(root, SPECS, META, BuildOptions(force=("timed",)))
     assert (root / "build/timed/timing.json").read_text() != before
+
+
+def test_warnings_a_step_logs_reach_the_reporter(tmp_path: Path) -> None:
+    from adaptfile.engine.reporter import Reporter
+
+    class Collect(Reporter):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def warning(self, message: str) -> None:
+            self.seen.append(message)
+
+    def warns(ctx: StepContext) -> None:
+        ctx.log("an ordinary line")
+        ctx.log("warning: the prompt needs 995 tokens, over the 192-token budget")
+        ctx.output("out.txt").write_text("x")
+
+    register(FunctionKind("test.warns", warns, ("out.txt",)))
+    try:
+        reporter = Collect()
+        build(project(tmp_path / "p"), (StepSpec("warns", "test.warns"),), META, reporter=reporter)
+        assert reporter.seen == ["warns: the prompt needs 995 tokens, over the 192-token budget"]
+    finally:
+        unregister("test.warns")

@@ -21,7 +21,7 @@ from adaptfile.engine.layout import Layout
 from adaptfile.engine.lockfile import LockMeta, lock_document, render_lock, step_record, write_lock
 from adaptfile.engine.mutex import ProjectLock
 from adaptfile.engine.reporter import Reporter
-from adaptfile.engine.runner import StepError, run_step
+from adaptfile.engine.runner import StepError, logged_warnings, run_step
 from adaptfile.engine.session import Session, open_session
 from adaptfile.engine.store import Entry
 from adaptfile.engine.view import manifest_record, present, read_manifest
@@ -242,6 +242,8 @@ class _Build:
                 spec.id, "failed", key, reasons, time.perf_counter() - started, err.message, log
             )
         seconds = time.perf_counter() - started
+        for warning in logged_warnings(session.layout.log_for(spec.id)):
+            self.reporter.warning(f"{spec.id}: {warning}")
         self._check_reproduced(spec.id, entry)
         self._accept(spec, key, parts, entry)
         self.reporter.step_finished(spec.id, "ran", seconds)

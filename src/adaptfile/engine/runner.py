@@ -153,3 +153,12 @@ def _peak_rss_kb() -> int | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def logged_warnings(log: Path) -> list[str]:
+    """The lines a step logged as "warning: …": the user sees them, not only the log file."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")]
