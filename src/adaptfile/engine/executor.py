@@ -61,11 +61,11 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return all(o.outcome in ("fresh", "restored", "ran") for o in self.outcomes)
+        return all_succeeded(self.outcomes)
 
     @property
     def failed(self) -> list[StepOutcome]:
-        return [o for o in self.outcomes if o.outcome == "failed"]
+        return failures(self.outcomes)
 
     def summary(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -310,3 +310,12 @@ class _Build:
                 f"--frozen: step {step_id} produced outputs that differ from adapt.lock",
                 hint="the step is not deterministic, or adapt.lock was edited; rebuild without --frozen",
             )
+
+
+def all_succeeded(outcomes: list[StepOutcome]) -> bool:
+    """Every step is fresh, restored from the cache, or ran to the end."""
+    return all(o.outcome in ("fresh", "restored", "ran") for o in outcomes)
+
+
+def failures(outcomes: list[StepOutcome]) -> list[StepOutcome]:
+    return [o for o in outcomes if o.outcome == "failed"]

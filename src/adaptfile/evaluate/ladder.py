@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptfile.engine.executor import all_succeeded, failures
 from adaptfile.engine.reporter import Reporter
 from adaptfile.errors import UsageError
 
@@ -31,11 +32,11 @@ class Escalation:
 
     @property
     def ok(self) -> bool:
-        return all(o.outcome in ("fresh", "restored", "ran") for o in self.outcomes)
+        return all_succeeded(self.outcomes)
 
     @property
     def failed(self) -> list[StepOutcome]:
-        return [o for o in self.outcomes if o.outcome == "failed"]
+        return failures(self.outcomes)
 
 
 def rounds(plan: Plan) -> list[list[str]]:
