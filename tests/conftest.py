@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hubstandin.fixture import hub  # noqa: F401  (the Hub stand-in fixture, see tests/hubstandin/README.md)
 
 TreeSpec = dict[str, str | bytes]
 
