@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: build project trees declaratively from a dict."""
+"""Shared pytest fixtures: project trees built declaratively from a dict, and the Hub stand-in (`hub`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from hubstandin.fixture import hub  # noqa: F401  (the Hub stand-in fixture, see tests/hubstandin/README.md)
 
 TreeSpec = dict[str, str | bytes]

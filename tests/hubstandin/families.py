@@ -22,6 +22,7 @@ class Family:
     chat_template: str | None
     torch_dtype: str
     pad_vocab_to: int = 1  # the real config's vocab_size is rounded up past the tokenizer's size
+    bos_prepended: str | None = None  # tokenizer.json's post-processor puts this token before every text
 
 
 FAMILIES: dict[str, Family] = {
@@ -76,6 +77,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             name="llama",
+            bos_prepended="<|begin_of_text|>",
             real_repo="meta-llama/Meta-Llama-3-8B-Instruct",
             tokenizer_style="byte_level",
             leading_specials=(),
@@ -124,6 +126,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             name="mistral",
+            bos_prepended="<s>",
             real_repo="mistralai/Mistral-7B-Instruct-v0.1",
             tokenizer_style="llama_sp",
             leading_specials=("<unk>", "<s>", "</s>"),
@@ -160,6 +163,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             name="gemma2",
+            bos_prepended="<bos>",
             real_repo="google/gemma-2-2b-it",
             tokenizer_style="gemma_sp",
             leading_specials=(

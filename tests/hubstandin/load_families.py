@@ -39,6 +39,7 @@ def load(repo_id: str, revision: str) -> dict:
         "tokenizer_len": len(tokenizer),
         "round_trip": tokenizer.decode(ids, skip_special_tokens=True).strip() == text,
         "bos_eos": [tokenizer.bos_token, tokenizer.eos_token],
+        "adds_bos": tokenizer.bos_token is not None and ids[0] == tokenizer.bos_token_id,
         "chat_user": render(tokenizer, [USER]),
         "chat_system": render(tokenizer, [SYSTEM, USER]),
         "model_class": type(model).__name__,

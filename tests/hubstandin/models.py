@@ -110,7 +110,16 @@ def _model_card(family: Family) -> bytes:
 
 def _train_tokenizer(family: Family):
     """A BPE tokenizer of the family's kind, trained on CORPUS; special tokens where the real one has them."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     if family.tokenizer_style == "byte_level":
         tokenizer = Tokenizer(models.BPE())
@@ -149,6 +158,11 @@ def _train_tokenizer(family: Family):
         state = json.loads(tokenizer.to_str())
         state["added_tokens"] = [t for t in state["added_tokens"] if not t["content"].startswith("<0x")]
         tokenizer = Tokenizer.from_str(json.dumps(state))
+    if family.bos_prepended is not None:  # as the real tokenizer.json does: "<bos> $A"
+        bos, bos_id = family.bos_prepended, tokenizer.token_to_id(family.bos_prepended)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A:0", pair=f"{bos} $A:0 {bos}:1 $B:1", special_tokens=[(bos, bos_id)]
+        )
     return tokenizer
 
 

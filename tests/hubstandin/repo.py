@@ -9,6 +9,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 # Files the real Hub stores in Git LFS (its default .gitattributes): their ETag is the sha256 of the content,
 # and HEAD answers carry X-Linked-Etag / X-Linked-Size.
@@ -51,6 +52,15 @@ def safetensors_parameters(content: bytes) -> dict[str, int]:
             n *= dim
         counts[tensor["dtype"]] = counts.get(tensor["dtype"], 0) + n
     return counts
+
+
+def read_tree(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` as {relative posix path: bytes}: a local model to serve as a repo."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 @dataclass(frozen=True)

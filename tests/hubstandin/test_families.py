@@ -146,6 +146,7 @@ def test_each_family_loads_with_transformers_from_its_commit(served: Served, nam
     assert result["model_type"] == name
     assert result["dtype"] == config["torch_dtype"]
     assert result["round_trip"] and result["finite"]
+    assert result["adds_bos"] == (FAMILIES[name].bos_prepended is not None)  # so a template's BOS doubles
     assert result["logits_shape"][-1] == config["vocab_size"]
     snapshots = served.home / "hf" / "hub" / f"models--tiny--{name}" / "snapshots"
     assert [p.name for p in snapshots.iterdir()] == [served.commits[name]]
