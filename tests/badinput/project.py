@@ -35,10 +35,24 @@ MODEL_CONFIG = {
     "vocab_size": 1000,
     "max_position_embeddings": 512,
 }
+
+
+def tokenizer_files() -> dict[str, str]:
+    """A word-level tokenizer for the model directory: prompt.render counts tokens with the real one."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["<unk>", "</s>", "q", "a", "?", "Question", "Answer", ":", *(str(i) for i in range(10))]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "</s>", "unk_token": "<unk>"}
+    return {"model/tokenizer.json": backend.to_str(), "model/tokenizer_config.json": json.dumps(config)}
+
+
 ROWS = "".join(json.dumps({"question": f"q{i}?", "answer": f"a{i}"}) + "\n" for i in range(4))
 BASE: dict[str, str | bytes] = {
     "adapt.toml": TOML,
     "model/config.json": json.dumps(MODEL_CONFIG),
+    **tokenizer_files(),
     "data/train.jsonl": ROWS,
 }
 SECRETS = {

@@ -38,7 +38,7 @@ name = "demo"   # comment
 """
 
 
-def fake_plan(project) -> Plan:
+def fake_plan(project, pins=None) -> Plan:
     """Two steps whose params come from adapt.toml, like the real planner's."""
     config = project.config
     steps = (
@@ -160,7 +160,7 @@ import adaptfile.plan
 from adaptfile.plan.model import Plan, StepSpec
 from engine_kinds import register_kinds
 register_kinds()
-adaptfile.plan.plan_project = lambda project: Plan("demo", (), (), (
+adaptfile.plan.plan_project = lambda project, pins=None: Plan("demo", (), (), (
     StepSpec("docs.concat", "test.concat", inputs=("docs/*.md",)),))
 from adaptfile.cli import main
 try:

@@ -25,13 +25,16 @@ def prompt_only(app: App, questions: Iterable[str], as_json: bool) -> None:
             hint="run `adapt build` (or `adapt build prompt.render`) first",
         )
     from adaptfile.prompt.assemble import PromptBuild
-    from adaptfile.prompt.budget import load_tokenizer
+    from adaptfile.prompt.budget import base_tokenizer, load_tokenizer
 
     model = project.config.model
     index_dir = steps["icl.shots"] / "index" if "icl.shots" in steps else None
     build = PromptBuild.load(steps["prompt.render"], None, index_dir)
-    if build.settings.get("tokenizer") not in (None, "estimate (4 characters per token)"):
-        build.tokenizer = load_tokenizer(model.base, project.root, model.revision)
+    if build.settings.get("tokenizer") == "pretrain.tokenizer" and "pretrain.tokenizer" in steps:
+        build.tokenizer = load_tokenizer(str(steps["pretrain.tokenizer"] / "tokenizer"), project.root)
+    elif build.settings.get("tokenizer") not in (None, "estimate (4 characters per token)"):
+        revision = _locked_commit(project.root) or model.revision
+        build.tokenizer = base_tokenizer(model, project.root, revision)
     retriever = _retriever(steps)
     corpus = _corpus(steps) if build.settings.get("knowledge_in_prompt") else []
     for question in questions:
@@ -95,3 +98,13 @@ def _retrieve(retriever: Any, question: str) -> list[Any]:
     from adaptfile.prompt.template import Passage
 
     return [Passage(c.path, c.start, c.end, c.text) for c in retriever.retrieve(question)]
+
+
+def _locked_commit(root: Path) -> str | None:
+    """The base model's commit pinned in adapt.lock (the one the build used), if any."""
+    from adaptfile.engine.layout import LOCK_NAME
+    from adaptfile.engine.lockfile import read_lock
+
+    lock = read_lock(root / LOCK_NAME) or {}
+    commit = lock.get("model", {}).get("commit") if isinstance(lock.get("model"), dict) else None
+    return commit if isinstance(commit, str) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,7 +14,8 @@ if TYPE_CHECKING:
     from adaptfile.engine.assess import StepStatus
     from adaptfile.engine.lockfile import LockMeta
     from adaptfile.engine.reporter import Reporter
-    from adaptfile.plan.model import Plan, StepSpec
+    from adaptfile.hub.project import ProjectPins, Purpose
+    from adaptfile.plan.model import Plan
 
 EPILOG = """Examples:
 
@@ -26,27 +26,45 @@ EPILOG = """Examples:
   adapt build rag.index         # one step and what it needs
 
   adapt build --frozen          # CI: exit 1 if adapt.lock would change
+
+  adapt build --upgrade         # re-resolve hub revisions ("main") to their current commits
 """
 
 
-def planned_steps(project: Project) -> tuple[Sequence[StepSpec], LockMeta]:
-    """The plan's steps and the lock metadata (strategies, base model) the engine records."""
-    plan, meta = planned(project)
-    return plan.steps, meta
-
-
-def planned(project: Project) -> tuple[Plan, LockMeta]:
-    """The plan and the lock metadata (strategies, base model) the engine records."""
+def planned(
+    project: Project, purpose: Purpose = "build", upgrade: bool = False
+) -> tuple[Plan, LockMeta, ProjectPins]:
+    """The plan at the project's hub pins (adapt.lock's, unless `upgrade`), the lock metadata the engine
+    records (strategies, pinned model and embedder), and the pins."""
     try:
         from adaptfile.plan import plan_project
     except ImportError as err:
         raise PlanError(f"the planner is unavailable: {err}", hint="reinstall adaptfile") from None
-    from adaptfile.engine.lockfile import LockMeta
+    from adaptfile.engine.layout import LOCK_NAME
+    from adaptfile.engine.lockfile import LockMeta, read_lock
+    from adaptfile.hub.project import pin_project
 
-    plan = plan_project(project)
-    model = project.config.model
-    meta = LockMeta(strategies=tuple(plan.chosen()), model={"base": model.base, "revision": model.revision})
-    return plan, meta
+    lock = read_lock(project.root / LOCK_NAME)
+    pins = pin_project(project.config, project.root, lock, purpose, upgrade)
+    plan = plan_project(project, pins)
+    if purpose == "build":
+        _check_weights(project, plan)
+    meta = LockMeta(
+        strategies=tuple(plan.chosen()),
+        model=pins.lock_model(project.config),
+        embedder=pins.lock_embedder(),
+    )
+    return plan, meta, pins
+
+
+def _check_weights(project: Project, plan: Plan) -> None:
+    """Before anything runs: a local base model that a step will load must have safetensors weights."""
+    base = project.config.model.base
+    loads = any(s.params.get("model.base") == base for s in plan.steps if s.kind != "prompt.render")
+    if loads and base != "scratch" and (project.root / base).is_dir():
+        from adaptfile.plan.model_info import check_weights
+
+        check_weights(project.root / base, base, required=True)
 
 
 def make_reporter(app: App, as_json: bool) -> Reporter:
@@ -74,6 +92,11 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 )
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, build what does not depend on it.")
 @click.option("--frozen", is_flag=True, help="Exit 1 without running anything if adapt.lock would change.")
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="Re-resolve hub revisions to their current commits (ignore the lock's pins).",
+)
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
@@ -88,6 +111,7 @@ def command(
     force: str | None,
     keep_going: bool,
     frozen: bool,
+    upgrade: bool,
     no_wait: bool,
     as_json: bool,
     require_goal: bool,
@@ -99,8 +123,10 @@ def command(
     from adaptfile.evaluate.ladder import escalate
     from adaptfile.runtime.artifacts import manifest_variants
 
+    if frozen and upgrade:
+        raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
     project = app.project()
-    plan, meta = planned(project)
+    plan, meta, _ = planned(project, upgrade=upgrade)
     if strict:
         plan = strict_loading(plan)
     specs = plan.steps
@@ -111,7 +137,9 @@ def command(
         keep_going=keep_going,
         frozen=frozen,
         wait=not no_wait,
-        manifest_extra={"variants": manifest_variants(plan, project.config.model.model_dump())},
+        manifest_extra={
+            "variants": manifest_variants(plan, {**project.config.model.model_dump(), **meta.model})
+        },
     )
     if dry_run:
         _show_preview(app, preview(project.root, specs, meta, options), as_json)

@@ -62,8 +62,8 @@ def _build(app: App, project: Any) -> None:
     from adaptfile.evaluate.ladder import escalate
     from adaptfile.runtime.artifacts import manifest_variants
 
-    plan, meta = planned(project)
-    extra = {"variants": manifest_variants(plan, project.config.model.model_dump())}
+    plan, meta, _ = planned(project)
+    extra = {"variants": manifest_variants(plan, {**project.config.model.model_dump(), **meta.model})}
     result = escalate(
         project.root, plan, meta, BuildOptions(manifest_extra=extra), PlainReporter(out=sys.stderr)
     )

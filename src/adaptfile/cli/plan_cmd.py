@@ -16,9 +16,10 @@ from adaptfile.cli.app import App, pass_app
 def command(app: App, as_json: bool) -> None:
     """Decide which strategies fit, with reasons, estimates and the build steps."""
     project = app.project()
-    from adaptfile.plan import plan_project, plan_to_json
+    from adaptfile.cli.build_cmd import planned
+    from adaptfile.plan import plan_to_json
 
-    plan = plan_to_json(plan_project(project))
+    plan = plan_to_json(planned(project, "plan")[0])
     if as_json:
         app.echo_json(plan)
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from adaptfile.cli.app import App, pass_app
-from adaptfile.cli.build_cmd import planned_steps
+from adaptfile.cli.build_cmd import planned
 
 
 @click.command(
@@ -21,12 +21,15 @@ def command(app: App, steps: tuple[str, ...], as_json: bool, check: bool) -> Non
     from adaptfile.engine.status import status
 
     project = app.project()
-    specs, meta = planned_steps(project)
-    verdicts = status(project.root, specs, meta, steps)
+    plan, meta, pins = planned(project, "status")
+    verdicts = status(project.root, plan.steps, meta, steps)
     stale = [v for v in verdicts if not v.fresh]
+    upstream = pins.moved()  # pinned hub revisions whose branch has moved since
     if as_json:
-        app.echo_json({"steps": [v.as_json() for v in verdicts], "stale": len(stale)})
+        app.echo_json({"steps": [v.as_json() for v in verdicts], "stale": len(stale), "upstream": upstream})
     else:
+        for line in upstream:
+            click.echo(f"upstream: {line}")
         for verdict in verdicts:
             if verdict.fresh:
                 click.echo(f"fresh  {verdict.step_id}")

@@ -19,7 +19,8 @@ class LockMeta:
     """Build-wide facts the lock pins besides the steps: strategies and the base model."""
 
     strategies: tuple[str, ...] = ()
-    model: dict[str, str] = field(default_factory=dict)  # {"base": ..., "revision": ...}
+    model: dict[str, str] = field(default_factory=dict)  # {"base", "revision", "commit" (hub models)}
+    embedder: dict[str, str] = field(default_factory=dict)  # {"name", "revision", "commit"}: a hub embedder
 
 
 def step_record(parts: dict[str, Any], key: str, deps: tuple[str, ...], outputs: dict[str, str]) -> dict:
@@ -42,6 +43,7 @@ def lock_document(meta: LockMeta, steps: dict[str, dict]) -> dict[str, Any]:
         "tool": {"name": "adaptfile", "version": __version__},
         "strategies": sorted(meta.strategies),
         "model": dict(meta.model),
+        **({"embed_model": dict(meta.embedder)} if meta.embedder else {}),
         "steps": steps,
     }
 

@@ -12,7 +12,7 @@ import numpy as np
 from adaptfile.errors import ConfigError
 from adaptfile.icl.records import Record, normal_text, read_records, write_records
 from adaptfile.icl.select import nearest
-from adaptfile.knowledge.embedders import Embedder, get_embedder
+from adaptfile.knowledge.embedders import Embedder, recorded_embedder
 
 INDEX_SCHEMA = 1
 EMBEDDING_CACHE = Path(".adapt") / "embeddings" / "vectors.sqlite"  # shared with rag.index
@@ -87,7 +87,7 @@ class ExampleIndex:
 
     def similar(self, question: str, k: int, embedder: Embedder | None = None) -> list[Record]:
         """The k examples nearest to `question`, nearest first; an example never serves as its own shot."""
-        embedder = embedder or get_embedder(self.embed_model)
+        embedder = embedder or recorded_embedder(self.embed_model, self.revision)
         query = embed([question], embedder)[0]
         own = self._normal.get(normal_text(question), [])
         return [self.records[i] for i in nearest(self.vectors, query, k, own)]
@@ -96,7 +96,7 @@ class ExampleIndex:
         self, questions: Sequence[str], k: int, embedder: Embedder | None = None
     ) -> list[list[int]]:
         """Row indices of the k nearest examples for each question (batched embedding; benchmarks, eval)."""
-        embedder = embedder or get_embedder(self.embed_model)
+        embedder = embedder or recorded_embedder(self.embed_model, self.revision)
         queries = embed(list(questions), embedder)
         return [
             nearest(self.vectors, query, k, self._normal.get(normal_text(q), []))

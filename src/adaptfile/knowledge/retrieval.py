@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adaptfile.errors import UsageError
-from adaptfile.knowledge.embedders import Embedder, get_embedder
+from adaptfile.knowledge.embedders import Embedder, recorded_embedder
 from adaptfile.knowledge.index import load_index, read_manifest
 from adaptfile.knowledge.pipeline import GAPS
 
@@ -86,7 +86,7 @@ class Retriever:
         """Open an index written by the rag.index step, with the settings it was built with."""
         manifest = read_manifest(persist_dir)
         settings = manifest.get("settings", {})
-        embedder = embedder or get_embedder(manifest["embed_model"])
+        embedder = embedder or recorded_embedder(manifest["embed_model"], manifest.get("embed_revision"))
         retriever = cls(
             load_index(persist_dir, embedder),
             top_k=top_k or int(settings.get("top_k", 4)),

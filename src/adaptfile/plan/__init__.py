@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 from adaptfile.plan.estimate import ACCURACY
 from adaptfile.plan.hardware import Hardware, HardwareProfile, resolve_hardware
 from adaptfile.plan.model import Plan, StepSpec, StrategyDecision, Variant
-from adaptfile.plan.model_info import ModelInfo, resolve_model
+from adaptfile.plan.model_info import ModelInfo, resolve_embedder, resolve_model
 from adaptfile.plan.rules import make_plan
 
 if TYPE_CHECKING:
     from adaptfile.config.load import Project
+    from adaptfile.hub.project import ProjectPins
 
 PLAN_SCHEMA = 1
 
@@ -31,14 +32,16 @@ __all__ = [
 ]
 
 
-def plan_project(project: Project) -> Plan:
-    """Resolve hardware and model, profile the data, and make the plan."""
+def plan_project(project: Project, pins: ProjectPins | None = None) -> Plan:
+    """Resolve hardware and model (at their hub pins, when given), profile the data, and make the plan."""
     from adaptfile.profile import profile_data  # lazy: the profiler reads files
 
-    hardware = resolve_hardware(project.config)
-    model = resolve_model(project.config, project.root)
+    config = project.config
+    hardware = resolve_hardware(config)
+    model = resolve_model(config, project.root, pins.model if pins else None)
+    embedder = resolve_embedder(config.rag.embed_model, project.root, pins.embedder if pins else None)
     profile = profile_data(project)
-    return make_plan(project.config, profile, hardware, model)
+    return make_plan(config, profile, hardware, model, embedder)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:

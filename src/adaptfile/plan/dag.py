@@ -6,11 +6,14 @@ from typing import Any
 
 from adaptfile.config.model import AdaptConfig
 from adaptfile.plan.model import StepSpec, StrategyDecision, Variant
-from adaptfile.plan.model_info import ModelInfo
+from adaptfile.plan.model_info import EmbedderRef, ModelInfo
 
 TRAINERS = ("lora", "qlora", "prefix", "full")
 VARIANT_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")  # each adds one variant on top of the prompt
-REPORT_STEP = "report"  # build/report/: report.json, report.md, the goal chart
+REPORT_STEP = "report"
+# what a tokenizer and chat template are made of, in a local model directory
+TOKENIZER_FILES = ("tokenizer*", "special_tokens_map*", "chat_template*", "vocab*", "merges*", "*.model",
+                   "*config.json")  # fmt: skip  # build/report/: report.json, report.md, the goal chart
 _SETTING_KEYS = ("epochs", "learning_rate", "batch_size", "grad_accum", "gradient_checkpointing", "precision",
                  "max_seq_len", "packing", "save_every")  # fmt: skip
 _METHOD_KEYS = {
@@ -26,9 +29,11 @@ def build_steps(
     chosen: list[str],
     settings: dict[str, Any],
     knowledge_in_prompt: bool,
+    embedder: EmbedderRef | None = None,
 ) -> tuple[StepSpec, ...]:
     """Only the steps the chosen strategies need, in an order where every dep comes first."""
     steps: list[StepSpec] = []
+    embedder = embedder or EmbedderRef(config.rag.embed_model)
     data = config.data
     trainers = [m for m in TRAINERS if m in chosen]
     pretrain_corpus = None
@@ -51,17 +56,19 @@ def build_steps(
         chunk = {
             "rag.chunk_size": rag["chunk_size"],
             "rag.chunk_overlap": rag["chunk_overlap"],
-            "rag.embed_model": rag["embed_model"],  # chunks are measured in the embedder's tokens
+            **embedder.params(),  # chunks are measured in the embedder's tokens
         }
-        steps.append(StepSpec("knowledge.chunk", "knowledge.chunk", ("knowledge.load",), chunk))
+        steps.append(
+            StepSpec("knowledge.chunk", "knowledge.chunk", ("knowledge.load",), chunk, embedder.inputs())
+        )
         index = {
-            "rag.embed_model": rag["embed_model"],
+            **embedder.params(),
             "rag.store": rag["store"],
             "rag.retriever": rag["retriever"],
             "rag.top_k": rag["top_k"],
             "rag.window": rag["window"],
         }
-        steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index))
+        steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index, embedder.inputs()))
     if uses_examples and data.examples:
         params = {"data.examples.path": data.examples.path, "data.examples.format": data.examples.format}
         steps.append(StepSpec("examples.load", "examples.load", (), params, (data.examples.path,)))
@@ -74,11 +81,13 @@ def build_steps(
             "icl.selection": config.icl.selection,
             "project.seed": config.project.seed,
         }
+        inputs: tuple[str, ...] = ()
         if config.icl.selection in ("similar", "diverse"):  # both rank examples by their embeddings
-            params["rag.embed_model"] = config.rag.embed_model
-        steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params))
+            params.update(embedder.params())
+            inputs = embedder.inputs()
+        steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params, inputs))
 
-    base_model = _model_params(config)
+    base_model = _model_params(config, model)
     hardware = {
         "hardware.train.device": config.hardware.train.device,
         "hardware.train.count": config.hardware.train.count,
@@ -120,7 +129,7 @@ def build_steps(
             "icl.template": config.icl.template,  # training text is rendered with the serving template
             **_train_params(method, settings),
         }
-        deps = ("examples.load", *(("eval.load",) if data.eval else ()), *upstream)
+        deps = ("examples.load", *upstream)  # never eval.load: editing the eval set retrains nothing
         inputs = (*model_inputs, *templates)
         steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, inputs))
 
@@ -144,18 +153,28 @@ def build_steps(
         render["rag.chunk_size"] = settings["rag"]["chunk_size"]
         render["rag.chunk_overlap"] = settings["rag"]["chunk_overlap"]
         render["rag.window"] = settings["rag"]["window"]
-    # A project's own templates override the shipped ones: editing one must rerender.
-    steps.append(StepSpec("prompt.render", "prompt.render", render_deps, render, templates))
+    # A project's own templates override the shipped ones: editing one must rerender; so must editing
+    # a local model's tokenizer or chat template (a hub model's are pinned by model.commit).
+    tokenizer_files = tuple(f"{model.local_dir}/{p}" for p in TOKENIZER_FILES) if model.local_dir else ()
+    steps.append(
+        StepSpec("prompt.render", "prompt.render", render_deps, render, (*templates, *tokenizer_files))
+    )
 
     return tuple(steps)
 
 
-def _model_params(config: AdaptConfig) -> dict[str, Any]:
-    return {
+def _model_params(config: AdaptConfig, model: ModelInfo) -> dict[str, Any]:
+    """What identifies the base model's files: the pinned commit of a hub model (never the branch name),
+    the input files of a local one."""
+    params: dict[str, Any] = {
         "model.base": config.model.base,
-        "model.revision": config.model.revision,
         "model.trust_remote_code": config.model.trust_remote_code,
     }
+    if model.commit:
+        params["model.commit"] = model.commit
+    elif not model.local_dir and config.model.base != "scratch":
+        params["model.revision"] = config.model.revision  # unresolved (plan only, offline and uncached)
+    return params
 
 
 def _train_params(method: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +224,7 @@ def eval_steps(
     if not config.data.eval:
         return ()
     common = {
-        **_model_params(config),
+        **_model_params(config, model),
         "project.task": config.project.task,
         "project.seed": config.project.seed,
         "eval.max_new_tokens": int(settings.get("icl", {}).get("answer_tokens", 64)),

@@ -7,10 +7,14 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaptfile.config.model import AdaptConfig, parse_param_count
 from adaptfile.errors import ConfigError
+from adaptfile.hub.cache import looks_like_repo_id
+
+if TYPE_CHECKING:
+    from adaptfile.hub.pin import HubPin
 
 DEFAULT_CONTEXT = 4096
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -52,11 +56,46 @@ class ModelInfo:
     source: str = "config.json"  # config.json | model.params | name | scratch
     approximate: bool = False  # architecture guessed from the parameter count
     local_dir: str | None = None  # model.base when it is a directory under the project
+    commit: str | None = None  # the pinned hub commit, for a hub model
     notes: tuple[str, ...] = ()
 
     @property
     def head_dim(self) -> int:
         return self.hidden // self.heads
+
+
+@dataclass(frozen=True)
+class EmbedderRef:
+    """How the steps that embed name the embedder's exact weights: a hub commit or a package version
+    (`revision`), or the files of a local directory (`local_dir`, project-relative or absolute)."""
+
+    name: str
+    revision: str | None = None
+    local_dir: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The step params: the configured name, and the revision when it is not a local directory."""
+        return {
+            "rag.embed_model": self.name,
+            **({"rag.embed_revision": self.revision} if self.revision else {}),
+        }
+
+    def inputs(self) -> tuple[str, ...]:
+        """Input globs: every file of a local embedder directory (weights, tokenizer, pooling config)."""
+        return (f"{self.local_dir.rstrip('/')}/**",) if self.local_dir else ()
+
+
+def resolve_embedder(name: str, root: Path, pin: HubPin | None = None) -> EmbedderRef:
+    """The embedder's identity: a local directory's files, the packaged MiniLM's version, or a hub pin."""
+    local = Path(name).expanduser()
+    local = local if local.is_absolute() else root / local
+    if local.is_dir():
+        return EmbedderRef(name, local_dir=name)
+    from adaptfile.knowledge.embedders import packaged_version
+
+    if version := packaged_version(name):
+        return EmbedderRef(name, revision=version)
+    return EmbedderRef(name, revision=pin.commit if pin else None)
 
 
 def llama_params(
@@ -74,8 +113,9 @@ def scratch_intermediate(hidden: int) -> int:
     return 8 * math.ceil(8 * hidden / 3 / 8)
 
 
-def resolve_model(config: AdaptConfig, root: Path) -> ModelInfo:
-    """ModelInfo from [model.scratch], a local config.json, model.params or the model's name."""
+def resolve_model(config: AdaptConfig, root: Path, pin: HubPin | None = None) -> ModelInfo:
+    """ModelInfo from [model.scratch], a local config.json, the pinned hub commit's config.json,
+    model.params or the model's name."""
     m = config.model
     if m.base == "scratch":
         s = m.scratch
@@ -92,9 +132,22 @@ def resolve_model(config: AdaptConfig, root: Path) -> ModelInfo:
             hint="point model.base at a Hugging Face model directory (config.json, tokenizer files, "
             "*.safetensors weights), or at a hub id",
         )
-    if (directory / "config.json").is_file():
-        check_weights(directory, m.base)
-        info = from_config_json(directory, m.base)
+    if not directory.is_dir() and not looks_like_repo_id(m.base):
+        raise ConfigError(
+            f"model.base = {m.base!r}: no such directory ({directory}), and not a hub id",
+            hint="fix the path (relative to the directory of adapt.toml), or write a hub id such as "
+            '"Qwen/Qwen2.5-0.5B-Instruct"',
+        )
+    config_file = directory / "config.json" if directory.is_dir() else _hub_config(pin)
+    if config_file is not None:
+        if directory.is_dir():
+            check_weights(directory, m.base)
+        elif pin is not None and pin.files:
+            check_repo_weights(pin.files, m.base, required=True)
+        info = from_config_json(config_file.parent, m.base, config_file)
+        check_remote_code(config_file, info, m.trust_remote_code)
+        if not directory.is_dir():
+            info = replace(info, local_dir=None, commit=pin.commit if pin else None)
         if m.context:
             info = replace(info, context=m.context)
         if m.params is not None:
@@ -106,8 +159,11 @@ def resolve_model(config: AdaptConfig, root: Path) -> ModelInfo:
                 )
                 info = replace(info, notes=(*info.notes, note))
         return info
+    commit = pin.commit if pin else None
     if m.params is not None:
-        return from_count(m.base, parse_param_count(m.params), "model.params", m.context)
+        return replace(
+            from_count(m.base, parse_param_count(m.params), "model.params", m.context), commit=commit
+        )
     guessed = count_from_name(m.base)
     if guessed is None:
         raise ConfigError(
@@ -115,16 +171,56 @@ def resolve_model(config: AdaptConfig, root: Path) -> ModelInfo:
             hint='set model.params (e.g. params = "7B"), or point model.base at a directory with config.json',
         )
     total, active, experts = guessed
-    info = from_count(m.base, total, "name", m.context)
+    info = replace(from_count(m.base, total, "name", m.context), commit=commit)
     if experts > 1:
         note = f"{m.base}: mixture of {experts} experts; memory counts all {format_count(total)} parameters"
         info = replace(info, active_params=active, experts=experts, notes=(*info.notes, note))
     return info
 
 
-def from_config_json(directory: Path, name: str) -> ModelInfo:
-    """Read config.json (and the safetensors index, when present) of a local model directory."""
-    path = directory / "config.json"
+def _hub_config(pin: HubPin | None) -> Path | None:
+    """The pinned commit's config.json: from the cache, or downloaded when the hub is reachable."""
+    if pin is None:
+        return None
+    from adaptfile.hub import fetch_file
+
+    path = fetch_file(pin.repo, pin.commit, "config.json", "model.base")
+    return Path(path) if path else None
+
+
+def check_remote_code(path: Path, info: ModelInfo, trusted: bool) -> None:
+    """Refuse, at plan time, a model whose config.json needs the repository's own Python code."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        auto_map, model_type = cfg.get("auto_map"), str(cfg.get("model_type", ""))
+    except (OSError, ValueError, AttributeError):
+        return
+    if trusted or not isinstance(auto_map, dict) or not auto_map or native_architecture(model_type):
+        return
+    entry = auto_map.get("AutoModelForCausalLM") or next(iter(auto_map.values()))
+    raise ConfigError(
+        f"model.base = {info.name!r}: config.json needs the repository's own code "
+        f"(auto_map: {entry}), and model.trust_remote_code is false",
+        hint="read that code, then set trust_remote_code = true under [model]; or pick a model that "
+        "transformers supports natively",
+    )
+
+
+def native_architecture(model_type: str) -> bool:
+    """Transformers has its own code for `model_type` (then it ignores auto_map, e.g. Phi-3's repos).
+    Looked up as transformers/models/<type>/ on disk: importing transformers would cost seconds."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("transformers")
+    if not model_type or spec is None or not spec.submodule_search_locations:
+        return False
+    name = model_type.replace("-", "_")
+    return any((Path(p) / "models" / name).is_dir() for p in spec.submodule_search_locations)
+
+
+def from_config_json(directory: Path, name: str, path: Path | None = None) -> ModelInfo:
+    """Read config.json (and the safetensors index, when present) of a model directory or snapshot."""
+    path = path or directory / "config.json"
     try:
         cfg: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -174,15 +270,32 @@ def from_config_json(directory: Path, name: str) -> ModelInfo:
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
 
 
-def check_weights(directory: Path, name: str) -> None:
-    """Refuse a model directory whose weights are pickle files only: unpickling can run arbitrary code."""
-    if any(directory.glob("*.safetensors")):
+def check_weights(directory: Path, name: str, required: bool = False) -> None:
+    """Refuse a model directory whose weights are pickle files only (unpickling can run arbitrary code);
+    with `required` (a build, not a plan), also one without any weights."""
+    check_repo_weights(tuple(p.name for p in directory.iterdir()), name, str(directory), required)
+
+
+def check_repo_weights(
+    files: tuple[str, ...], name: str, where: str | None = None, required: bool = False
+) -> None:
+    """The same check on a list of file names (a local directory or a hub repository's files)."""
+    where = where or f"the repository {name}"
+    if any(f.endswith(".safetensors") for f in files):
         return
-    found = {p.name for pattern in PICKLE_WEIGHTS for p in directory.glob(pattern)}
-    pickled = sorted(n for n in found if not n.startswith("training_args"))
+    pickled = sorted(
+        f for f in files if Path(f).match("*.*") and any(Path(f).match(p) for p in PICKLE_WEIGHTS)
+        and not Path(f).name.startswith("training_args")
+    )  # fmt: skip
+    if not pickled and required:
+        raise ConfigError(
+            f"model.base = {name!r}: {where} has no weights (no *.safetensors file)",
+            hint="point model.base at a complete model (config.json, tokenizer files, *.safetensors), "
+            "or save one there with `model.save_pretrained(dir)`",
+        )
     if pickled:
         raise ConfigError(
-            f"model.base = {name!r}: {directory} holds only pickle weights ({', '.join(pickled)}); "
+            f"model.base = {name!r}: {where} holds only pickle weights ({', '.join(pickled)}); "
             "adaptfile loads safetensors only, because unpickling a checkpoint can run arbitrary code",
             hint="convert the weights once in a trusted environment, e.g. "
             "`AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`, "

@@ -10,7 +10,7 @@ from adaptfile.plan.dag import build_steps, eval_steps, plan_variants
 from adaptfile.plan.finetune import decide_finetuning
 from adaptfile.plan.hardware import Hardware, HardwareProfile
 from adaptfile.plan.model import Plan, StrategyDecision
-from adaptfile.plan.model_info import ModelInfo, format_count
+from adaptfile.plan.model_info import EmbedderRef, ModelInfo, format_count
 from adaptfile.plan.pretraining import decide_pretraining
 from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting
 from adaptfile.profile.model import DataProfile
@@ -19,7 +19,13 @@ SMALL_EVAL = 20
 LADDER_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")
 
 
-def make_plan(config: AdaptConfig, profile: DataProfile, hardware: Hardware, model: ModelInfo) -> Plan:
+def make_plan(
+    config: AdaptConfig,
+    profile: DataProfile,
+    hardware: Hardware,
+    model: ModelInfo,
+    embedder: EmbedderRef | None = None,
+) -> Plan:
     """Decide every strategy (the rules in docs/planner.md), resolve settings, and lay out the steps."""
     prompting = decide_prompting(config, profile, hardware, model)
     tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure)
@@ -48,7 +54,8 @@ def make_plan(config: AdaptConfig, profile: DataProfile, hardware: Hardware, mod
         *pretraining.warnings,
         *_data_warnings(config, profile),
     ]
-    steps = build_steps(config, model, chosen, settings, prompting.knowledge_in_prompt and "icl" in chosen)
+    in_prompt = prompting.knowledge_in_prompt and "icl" in chosen
+    steps = build_steps(config, model, chosen, settings, in_prompt, embedder)
     variants = plan_variants(chosen, steps, ladder)
     return Plan(
         project=config.project.name,

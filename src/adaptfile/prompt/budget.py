@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from adaptfile.config.model import ModelConfig
+from adaptfile.errors import ConfigError
 from adaptfile.profile.text import estimate_tokens
 from adaptfile.prompt.chat import format_prompt, render_messages
 from adaptfile.prompt.template import Passage, PromptTemplate, Shot
@@ -34,22 +35,34 @@ def count_tokens(text: str, tokenizer: Any | None) -> int:
     return len(tokenizer.encode(text, add_special_tokens=False))
 
 
-def load_tokenizer(base: str, root: Path, revision: str = "main") -> Any | None:
-    """The base model's tokenizer from a local directory or the local hub cache; None when unavailable
-    (nothing is ever downloaded: token counts then fall back to the estimate)."""
-    if not base or base == "scratch":
-        return None
-    local = root / base
-    target = str(local) if local.is_dir() else base
-    if not local.is_dir() and Path(base).is_absolute():
-        return None
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def load_tokenizer(
+    location: str, root: Path, revision: str | None = None, trust_remote_code: bool = False
+) -> Any:
+    """The model's real tokenizer and chat template: a local directory (relative to `root`), or a hub id at
+    its pinned commit (from the cache, or downloaded where the environment allows). A ConfigError naming
+    the model when it cannot be loaded: in a build, only `adapt plan` may estimate token counts."""
+    local = Path(location) if Path(location).is_absolute() else root / location
+    target = str(local) if local.is_dir() else location
     try:
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(target, revision=revision, local_files_only=True)
-    except Exception:  # not cached, no tokenizer files, or no transformers: estimate instead
-        return None
+        return AutoTokenizer.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
+    except Exception as err:  # OSError, ValueError, hub errors: all mean "no tokenizer here"
+        fetch = (
+            f"run `hf download {location} --revision {revision}` where the hub is reachable, or "
+            if (revision and not local.is_dir())
+            else ""
+        )
+        raise ConfigError(
+            f"model.base = {location!r}: cannot load its tokenizer ({str(err).splitlines()[0]})",
+            hint=f"{fetch}point model.base at a model directory with tokenizer files (tokenizer.json, "
+            "tokenizer_config.json)",
+        ) from None
+
+
+def base_tokenizer(model: ModelConfig, root: Path, revision: str | None) -> Any:
+    """The tokenizer of [model] base at `revision` (the commit adapt.lock pins)."""
+    return load_tokenizer(model.base, root, revision, model.trust_remote_code)
 
 
 def measure(

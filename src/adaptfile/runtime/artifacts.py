@@ -44,7 +44,7 @@ def variant_record(
     """The manifest's description of a variant; `where(step_id)` names a step's output directory."""
     trained = [s for s in MODEL_STEPS if s in steps]
     adapter = next((s for s in ADAPTER_STEPS if s in steps), None)
-    base = {"id": model.get("base"), "revision": model.get("revision")}
+    base = {"id": model.get("base"), "revision": model.get("commit") or model.get("revision")}
     if trained:
         base = {"id": f"{where(trained[0])}/model", "revision": None, "from_step": trained[0]}
     prompt = where("prompt.render")

@@ -57,18 +57,16 @@ class IclShots:
 def _diverse(ctx: StepContext, records: list, want: int, seed: int, embed_model: str) -> list[int]:
     from adaptfile.icl.index import embed
     from adaptfile.icl.select import select_diverse
-    from adaptfile.knowledge.embedders import get_embedder
 
-    vectors = embed([r.input for r in records], get_embedder(embed_model), ctx.root, ctx.progress)
+    vectors = embed([r.input for r in records], _embedder(ctx, embed_model), ctx.root, ctx.progress)
     return select_diverse(vectors, [r.label for r in records], want, seed)
 
 
 def _similar(ctx: StepContext, records: list, index_dir: Path, embed_model: str) -> list[int]:
     """Write the example index; return rows from the longest example down (the budget's worst case)."""
     from adaptfile.icl.index import ExampleIndex, embed
-    from adaptfile.knowledge.embedders import get_embedder
 
-    embedder = get_embedder(embed_model)
+    embedder = _embedder(ctx, embed_model)
     vectors = embed([r.input for r in records], embedder, ctx.root, ctx.progress)
     ExampleIndex(records, vectors, embedder.id, embedder.revision).save(index_dir)
     return sorted(range(len(records)), key=lambda i: (-len(records[i].input) - len(records[i].output), i))
@@ -88,3 +86,9 @@ def _coverage(records: list, chosen: list[int]) -> dict[str, Any]:
 
 
 kind = IclShots()
+
+
+def _embedder(ctx: StepContext, embed_model: str) -> Any:
+    from adaptfile.knowledge.embedders import get_embedder
+
+    return get_embedder(embed_model, ctx.params.get("rag.embed_revision"), ctx.root)

@@ -12,7 +12,7 @@ class KnowledgeChunk:
 
     name = "knowledge.chunk"
     version = "1"
-    params = ("rag.chunk_size", "rag.chunk_overlap", "rag.embed_model")
+    params = ("rag.chunk_size", "rag.chunk_overlap", "rag.embed_model", "rag.embed_revision")
     outputs = ("chunks.jsonl", "chunking.json", "gaps.json")
     packages = ("llama-index-core", "sentence-transformers", "tokenizers")
 
@@ -31,7 +31,7 @@ class KnowledgeChunk:
         rows = read_jsonl(find_upstream(ctx, "documents.jsonl"))
         documents = [SourceDocument(r["path"], r["text"], r.get("title")) for r in rows]
         settings = RagSettings.from_params(ctx.params)
-        embedder = get_embedder(settings.embed_model)
+        embedder = get_embedder(settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root)
         chunks, size, overlap, warnings = chunk_corpus(documents, settings, embedder)
         for warning in warnings:
             ctx.log(f"warning: {warning}")

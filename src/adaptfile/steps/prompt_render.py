@@ -145,22 +145,18 @@ def _context_budget(params: dict[str, Any]) -> int:
     return int(params.get("prompt.context_tokens") or 0)
 
 
-def _tokenizer(ctx: StepContext) -> tuple[Any | None, str]:
+def _tokenizer(ctx: StepContext) -> tuple[Any, str]:
+    """The tokenizer prompts are counted and wrapped with: the scratch model's, or the pinned base model's."""
     from adaptfile.prompt.budget import load_tokenizer
 
     if "pretrain.tokenizer" in ctx.upstream:
-        for candidate in (
-            ctx.upstream["pretrain.tokenizer"] / "tokenizer",
-            ctx.upstream["pretrain.tokenizer"],
-        ):
-            tokenizer = load_tokenizer(str(candidate), ctx.root)
-            if tokenizer is not None:
-                return tokenizer, "pretrain.tokenizer"
-    base = ctx.params.get("model.base")
-    tokenizer = load_tokenizer(base, ctx.root, ctx.params.get("model.revision") or "main") if base else None
-    if tokenizer is None:
-        return None, "estimate (4 characters per token)"
-    return tokenizer, str(base)
+        return load_tokenizer(
+            str(ctx.upstream["pretrain.tokenizer"] / "tokenizer"), ctx.root
+        ), "pretrain.tokenizer"
+    base = str(ctx.params["model.base"])
+    revision = ctx.params.get("model.commit") or ctx.params.get("model.revision")
+    trust = bool(ctx.params.get("model.trust_remote_code", False))
+    return load_tokenizer(base, ctx.root, revision, trust), base
 
 
 def _window(tokenizer: Any | None) -> int | None:

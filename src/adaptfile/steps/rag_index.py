@@ -25,7 +25,14 @@ class RagIndex:
 
     name = "rag.index"
     version = "1"
-    params = ("rag.embed_model", "rag.store", "rag.top_k", "rag.retriever", "rag.window")
+    params = (
+        "rag.embed_model",
+        "rag.embed_revision",
+        "rag.store",
+        "rag.top_k",
+        "rag.retriever",
+        "rag.window",
+    )
     outputs = ("index/",)
     packages = ("llama-index-core", "sentence-transformers", "torch")
 
@@ -46,7 +53,7 @@ class RagIndex:
         chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
         chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
         settings = RagSettings.from_params(ctx.params)
-        embedder = get_embedder(settings.embed_model)
+        embedder = get_embedder(settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root)
         ctx.progress(0, len(chunks), f"embedding {len(chunks)} chunks with {embedder.id}")
         vectors, stats = embed_chunks(chunks, embedder, ctx.root / EMBEDDING_CACHE, ctx.progress)
         ctx.log(stats.summary())

@@ -58,7 +58,7 @@ def base_location(params: dict[str, Any], upstream: dict[str, Path]) -> tuple[st
             "model.base is 'scratch' but no pretrain.train output reached this step",
             hint="run `adapt plan` to check the DAG; training steps on a scratch model depend on pretrain.train",
         )
-    return base, params.get("model.revision")
+    return base, params.get("model.commit") or params.get("model.revision")
 
 
 def load_tokenizer(location: str, revision: str | None, trust_remote_code: bool = False) -> Any:

@@ -82,11 +82,9 @@ def _setup_model(ctx: StepContext, s: Settings) -> tuple[Any, Any]:
 def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.Record], list[td.Record]]:
     if s.sft:
         render = td.template_renderer(ctx.root, ctx.params, tokenizer)
-        examples = td.read_examples_dir(ctx.upstream["examples.load"])
-        if "eval.load" in ctx.upstream:
-            heldout = td.read_examples_dir(ctx.upstream["eval.load"])
-        else:
-            examples, heldout = td.split_heldout(examples, s.seed)
+        # eval loss on a seeded slice of the training examples, never on the eval set: a training step
+        # must not depend on data.eval (editing the eval set would retrain every model)
+        examples, heldout = td.split_heldout(td.read_examples_dir(ctx.upstream["examples.load"]), s.seed)
         return (
             td.sft_records(examples, render, tokenizer, s.max_seq_len),
             td.sft_records(heldout, render, tokenizer, s.max_seq_len),
