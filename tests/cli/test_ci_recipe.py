@@ -87,7 +87,6 @@ def ci_recipe(project: Path, tmp: Path, adapt: Adapt, goal_met: bool | None) -> 
 
 
 def test_ci_recipe_on_the_mini_project(tmp_path: Path) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     dev = write_mini_project(tmp_path / "dev", target=0.01)  # out of reach
     code, out, err = run_adapt(dev, "build")
     assert code == 0, out + err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from mini_project import run_adapt, write_mini_project
 @pytest.fixture(scope="session")
 def mini_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mini project after a full `adapt build` (every variant: the goal is out of reach)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     root = write_mini_project(tmp_path_factory.mktemp("mini"), target=0.01)
     code, out, err = run_adapt(root, "build")
     assert code == 0, out + err
