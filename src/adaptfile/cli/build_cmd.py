@@ -26,6 +26,8 @@ EPILOG = """Examples:
   adapt build rag.index         # one step and what it needs
 
   adapt build --frozen          # CI: exit 1 if adapt.lock would change
+
+  adapt build --no-remote       # ignore [cache] remote for this run
 """
 
 
@@ -75,6 +77,7 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, build what does not depend on it.")
 @click.option("--frozen", is_flag=True, help="Exit 1 without running anything if adapt.lock would change.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
+@click.option("--no-remote", is_flag=True, help="Ignore [cache] remote: neither restore from it nor push.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
 @click.option(
@@ -89,11 +92,13 @@ def command(
     keep_going: bool,
     frozen: bool,
     no_wait: bool,
+    no_remote: bool,
     as_json: bool,
     require_goal: bool,
     strict: bool,
 ) -> None:
     """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
+    from adaptfile.cli.cache_cmd import remote_cache
     from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.executor import dry_run as preview
     from adaptfile.evaluate.ladder import escalate
@@ -112,9 +117,13 @@ def command(
         frozen=frozen,
         wait=not no_wait,
         manifest_extra={"variants": manifest_variants(plan, project.config.model.model_dump())},
+        remote=remote_cache(project, enabled=not no_remote),
     )
     if dry_run:
-        _show_preview(app, preview(project.root, specs, meta, options), as_json)
+        verdicts = preview(project.root, specs, meta, options)
+        if options.remote is not None and options.remote.disabled:
+            app.warn(f"{options.remote.disabled}; the remote cache was not consulted")
+        _show_preview(app, verdicts, as_json)
         return
     result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
@@ -168,7 +177,8 @@ def _show_preview(app: App, verdicts: list[StepStatus], as_json: bool) -> None:
         if verdict.fresh:
             click.echo(f"fresh    {verdict.step_id}")
             continue
-        action = "restore" if verdict.cached else "run"
-        click.echo(f"{action:<8} {verdict.step_id}: {'; '.join(verdict.reasons)}")
+        action = "restore" if verdict.cached or verdict.remote else "run"
+        source = "; from the remote cache" if verdict.remote else ""
+        click.echo(f"{action:<8} {verdict.step_id}: {'; '.join(verdict.reasons)}{source}")
     if all(v.fresh for v in verdicts):
         click.echo("up to date: nothing would run")

@@ -33,8 +33,10 @@ __all__ = [
 
 def plan_project(project: Project) -> Plan:
     """Resolve hardware and model, profile the data, and make the plan."""
+    from adaptfile.plan.offsite import check_local_only
     from adaptfile.profile import profile_data  # lazy: the profiler reads files
 
+    check_local_only(project.config)
     hardware = resolve_hardware(project.config)
     model = resolve_model(project.config, project.root)
     profile = profile_data(project)
