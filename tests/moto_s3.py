@@ -30,7 +30,6 @@ class S3Server:
             use_listings_cache=False,
         )
 
-
     def make_bucket(self, name: str) -> None:
         import boto3
 

@@ -8,9 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import pytest
 from engine_kinds import chain, spec_to_json
 
 from adaptfile.engine import BuildOptions, LockMeta, build, dry_run, status
@@ -45,7 +43,9 @@ def remote_at(path: Path, push: bool = True) -> RemoteCache:
     return RemoteCache(RemoteSettings(str(path), push=push))
 
 
-def run(root: Path, remote: RemoteCache | None, reporter: Reporter | None = None, specs=None) -> dict[str, str]:
+def run(
+    root: Path, remote: RemoteCache | None, reporter: Reporter | None = None, specs=None
+) -> dict[str, str]:
     result = build(root, specs or chain(), META, BuildOptions(remote=remote), reporter or Recorder())
     assert result.ok
     return {o.step_id: o.outcome for o in result.outcomes}
@@ -65,7 +65,9 @@ def outputs(root: Path) -> dict[str, str]:
     return {p.relative_to(root / "build").as_posix(): p.read_text() for p in (root / "build").rglob("*.txt")}
 
 
-def test_a_fresh_clone_restores_every_step_from_the_remote(project: Path, tmp_path: Path, kinds: list[str]) -> None:
+def test_a_fresh_clone_restores_every_step_from_the_remote(
+    project: Path, tmp_path: Path, kinds: list[str]
+) -> None:
     shared = tmp_path / "shared"
     first = Recorder()
     assert set(run(project, remote_at(shared), first).values()) == {"ran"}
@@ -82,10 +84,9 @@ def test_a_fresh_clone_restores_every_step_from_the_remote(project: Path, tmp_pa
     assert (other / "adapt.lock").read_bytes() == (project / "adapt.lock").read_bytes()
     assert outputs(other) == outputs(project)
     assert second.warnings == []
-    downloads = [t for t in second.transfers if t[1] == "download"]
-    assert downloads and all(done == total for _, _, done, total in downloads if (_, _) and done >= total)
-    sizes = {step: total for step, _, _, total in downloads}
-    assert sizes["docs.concat"] == len("alpha\nbeta\n")
+    last = {step: (done, total) for step, verb, done, total in second.transfers if verb == "download"}
+    assert sorted(last) == sorted(outcomes) and all(done == total for done, total in last.values())
+    assert last["docs.concat"] == (len("alpha\nbeta\n"),) * 2  # bytes, not files
 
     kinds.clear()
     assert set(run(other, remote_at(shared)).values()) == {"fresh"}  # and now it is local
@@ -127,7 +128,9 @@ def test_a_corrupt_remote_file_is_a_miss_with_a_warning_and_is_repaired(
     assert set(run(third, remote_at(shared)).values()) == {"restored"} and kinds == []
 
 
-def test_an_entry_without_its_metadata_object_is_invisible(project: Path, tmp_path: Path, kinds: list[str]) -> None:
+def test_an_entry_without_its_metadata_object_is_invisible(
+    project: Path, tmp_path: Path, kinds: list[str]
+) -> None:
     shared = tmp_path / "shared"
     run(project, remote_at(shared))
     lock = json.loads((project / "adapt.lock").read_text())
@@ -177,7 +180,9 @@ def test_a_missing_remote_directory_warns_once_and_builds_locally(project: Path,
     assert not (tmp_path / "not-mounted").exists()
 
 
-def test_push_pull_and_cache_status_move_entries_explicitly(project: Path, tmp_path: Path, kinds: list[str]) -> None:
+def test_push_pull_and_cache_status_move_entries_explicitly(
+    project: Path, tmp_path: Path, kinds: list[str]
+) -> None:
     shared = tmp_path / "shared"
     run(project, None)  # built before the team had a remote
     rows = cache_status(project, chain(), META, remote_at(shared))
@@ -226,7 +231,9 @@ def _driver(root: Path, *args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
 
 
-def test_two_machines_pushing_the_same_keys_at_once_leave_valid_entries(project: Path, tmp_path: Path) -> None:
+def test_two_machines_pushing_the_same_keys_at_once_leave_valid_entries(
+    project: Path, tmp_path: Path
+) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     (project / "specs.json").write_text(json.dumps([spec_to_json(s) for s in chain()]))
@@ -258,5 +265,3 @@ def test_a_no_op_build_never_imports_fsspec(project: Path, tmp_path: Path) -> No
     again = subprocess.run([sys.executable, str(DRIVER), str(project), "--remote", str(shared)],
                            capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert again.returncode == 0 and "IMPORTED=[]" in again.stderr, again.stderr
-
-

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from adaptfile.config import Project
     from adaptfile.engine.remote import RemoteCache
     from adaptfile.engine.remote_sync import CacheRow
+    from adaptfile.engine.reporter import Reporter
 
 EPILOG = """Examples:
 
@@ -80,12 +81,12 @@ def status_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def push_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
     """Upload the local entries of STEPS (default: all) that the remote lacks."""
-    from adaptfile.cli.build_cmd import make_reporter, planned_steps
+    from adaptfile.cli.build_cmd import planned_steps
     from adaptfile.engine.remote_sync import push
 
     project, remote = _required_remote(app)
     specs, meta = planned_steps(project)
-    rows = push(project.root, specs, meta, remote, steps, make_reporter(app, as_json))
+    rows = push(project.root, specs, meta, remote, steps, _progress(app, as_json))
     _show(app, rows, as_json, remote.settings.url)
 
 
@@ -95,12 +96,12 @@ def push_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def pull_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
     """Download the remote entries of STEPS (default: all) into the local cache."""
-    from adaptfile.cli.build_cmd import make_reporter, planned_steps
+    from adaptfile.cli.build_cmd import planned_steps
     from adaptfile.engine.remote_sync import pull
 
     project, remote = _required_remote(app)
     specs, meta = planned_steps(project)
-    rows = pull(project.root, specs, meta, remote, steps, make_reporter(app, as_json))
+    rows = pull(project.root, specs, meta, remote, steps, _progress(app, as_json))
     _show(app, rows, as_json, remote.settings.url)
 
 
@@ -158,6 +159,14 @@ def gc_command(
     click.echo(
         f"{verb} {len(removed)} remote entries and {files} files ({human_bytes(freed)}) from {remote.settings.url}"
     )
+
+
+def _progress(app: App, as_json: bool) -> Reporter:
+    """Byte bars on a terminal; nothing in --json mode, whose output is one object."""
+    from adaptfile.cli.build_cmd import make_reporter
+    from adaptfile.engine.reporter import Reporter
+
+    return Reporter() if as_json else make_reporter(app, as_json=False)
 
 
 def _show(app: App, rows: list[CacheRow], as_json: bool, url: str) -> None:
