@@ -112,6 +112,8 @@ def test_no_remote_and_read_only_push_nothing(stand_in_planner, tmp_path: Path, 
     pr = make_demo(tmp_path / "pr", f'remote = "file://{shared}"\npush = false')
     assert adapt(pr, capsys, "build")[0] == 0
     assert list(shared.iterdir()) == []
+    assert adapt(dev, capsys, "build", "--force", "--no-push")[0] == 0
+    assert list(shared.iterdir()) == []
     code, out, _ = adapt(dev, capsys, "cache", "push")
     assert code == 0 and "pushed 2 entries" in out
     code, out, _ = adapt(dev, capsys, "cache", "push")
@@ -196,6 +198,14 @@ def test_local_only_refuses_a_remote_off_the_machine(tmp_path: Path, capsys) -> 
     (tmp_path / "shared").mkdir()
     toml.write_text(toml.read_text().replace("s3://bucket/p", str(tmp_path / "shared")))
     assert adapt(project, capsys, "plan")[0] == 0  # a shared disk is a local path
+
+
+def test_local_only_refuses_serving_beyond_loopback(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    project = write_mini_project(tmp_path / "p")  # local_only = true
+    code, _, err = adapt(project, capsys, "serve", "--host", "0.0.0.0")
+    assert code == 3 and "--host 0.0.0.0 serves the model to other machines" in err
 
 
 SECRET = "planted-Secret-" + uuid.uuid4().hex

@@ -28,6 +28,8 @@ EPILOG = """Examples:
   adapt build --frozen          # CI: exit 1 if adapt.lock would change
 
   adapt build --no-remote       # ignore [cache] remote for this run
+
+  adapt build --frozen --no-push   # pull-request CI: restore from the remote, push nothing
 """
 
 
@@ -78,6 +80,9 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 @click.option("--frozen", is_flag=True, help="Exit 1 without running anything if adapt.lock would change.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
 @click.option("--no-remote", is_flag=True, help="Ignore [cache] remote: neither restore from it nor push.")
+@click.option(
+    "--no-push", is_flag=True, help="Restore from [cache] remote but push nothing (pull-request CI)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
 @click.option(
@@ -93,6 +98,7 @@ def command(
     frozen: bool,
     no_wait: bool,
     no_remote: bool,
+    no_push: bool,
     as_json: bool,
     require_goal: bool,
     strict: bool,
@@ -117,7 +123,7 @@ def command(
         frozen=frozen,
         wait=not no_wait,
         manifest_extra={"variants": manifest_variants(plan, project.config.model.model_dump())},
-        remote=remote_cache(project, enabled=not no_remote),
+        remote=remote_cache(project, enabled=not no_remote, push=not no_push),
     )
     if dry_run:
         verdicts = preview(project.root, specs, meta, options)

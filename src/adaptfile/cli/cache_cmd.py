@@ -28,9 +28,10 @@ EPILOG = """Examples:
 """
 
 
-def remote_cache(project: Project, enabled: bool = True) -> RemoteCache | None:
-    """The [cache] remote of adapt.toml (None without one, or with --no-remote); a relative directory
-    is relative to adapt.toml. Opening it (and importing fsspec) waits until it is first used."""
+def remote_cache(project: Project, enabled: bool = True, push: bool = True) -> RemoteCache | None:
+    """The [cache] remote of adapt.toml (None without one, or with --no-remote; `push` False: --no-push);
+    a relative directory is relative to adapt.toml. Opening it (and importing fsspec) waits until it
+    is first used."""
     from adaptfile.config.model import remote_scheme
 
     config = project.config.cache
@@ -41,7 +42,7 @@ def remote_cache(project: Project, enabled: bool = True) -> RemoteCache | None:
     url = config.remote
     if not remote_scheme(url):
         url = str((project.root / Path(url).expanduser()).resolve())
-    return RemoteCache(RemoteSettings(url=url, push=config.push, endpoint_url=config.endpoint_url))
+    return RemoteCache(RemoteSettings(url=url, push=config.push and push, endpoint_url=config.endpoint_url))
 
 
 def _required_remote(app: App) -> tuple[Project, RemoteCache]:

@@ -103,7 +103,8 @@ def _locked(root: Path, specs: Sequence[StepSpec], meta: LockMeta, remote: Remot
 
 
 def _walk(session: Session, remote: RemoteCache, action: str | None, reporter: Reporter) -> list[CacheRow]:
-    """Steps in dependency order; an upstream's outputs come from whichever cache holds it."""
+    """Steps in dependency order, each under its planned key or, when neither cache holds that, under
+    adapt.lock's key; an upstream's outputs come from whichever cache holds it."""
     known: dict[str, dict[str, str]] = {}
     rows: list[CacheRow] = []
     for spec in session.steps:
@@ -112,14 +113,18 @@ def _walk(session: Session, remote: RemoteCache, action: str | None, reporter: R
                 CacheRow(spec.id, None, False, False, "missing", note="an upstream step is in no cache")
             )
             continue
-        key = step_key(session.parts(spec, {dep: known[dep] for dep in spec.deps}))
-        entry = session.store.load(key)
-        local = entry if entry is not None and session.store.verify(entry, session.state) else None
-        try:
-            remote_meta = remote.lookup(key)
-            corrupt = False
-        except RemoteCorrupt:
-            remote_meta, corrupt = None, True
+        planned = step_key(session.parts(spec, {dep: known[dep] for dep in spec.deps}))
+        locked = session.lock_steps.get(spec.id, {}).get("key")
+        # adapt.lock's key too: a build's rungs can give a step other deps than the plan (the report)
+        for key in dict.fromkeys(k for k in (planned, locked) if k):
+            entry = session.store.load(key)
+            local = entry if entry is not None and session.store.verify(entry, session.state) else None
+            try:
+                remote_meta, corrupt = remote.lookup(key), False
+            except RemoteCorrupt:
+                remote_meta, corrupt = None, True
+            if local is not None or remote_meta is not None:
+                break
         row = CacheRow(spec.id, key, local is not None, remote_meta is not None)
         if action == "push":
             _push_one(row, local, remote, reporter, corrupt)
