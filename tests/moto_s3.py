@@ -50,8 +50,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server(secret: str = "test-secret-key") -> Iterator[S3Server]:
-    """Start `python -m moto.server` on a free port; stop it on exit."""
+def moto_server(secret: str = "test-secret-key", authenticate: bool = False) -> Iterator[S3Server]:
+    """Start `python -m moto.server` on a free port; stop it on exit. With `authenticate`, the server
+    checks credentials (moto's IAM) and refuses every key it does not know, as AWS does."""
     port = free_port()
     env = {
         "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -63,7 +64,7 @@ def moto_server(secret: str = "test-secret-key") -> Iterator[S3Server]:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **env},
+        env={**os.environ, **env, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticate else {})},
     )
     try:
         deadline = time.monotonic() + 30

@@ -25,7 +25,7 @@ sys.path.insert(0, str(TESTS / "runtime"))
 from engine_kinds import register_kinds  # noqa: E402
 from mini_project import write_mini_project  # noqa: E402
 
-from moto_s3 import free_port  # noqa: E402
+from moto_s3 import free_port, moto_server  # noqa: E402
 
 TOML = """[project]
 name = "demo"
@@ -142,6 +142,21 @@ def test_a_bucket_that_does_not_exist_is_a_configuration_error(
     assert code == 3 and "bucket 'no-such-bucket'" in err and "does not exist" in err
     code, _, err = adapt(dev, capsys, "build")  # the build still proceeds locally
     assert code == 0 and err.count("warning:") == 1
+
+
+def test_wrong_credentials_are_a_configuration_error(
+    stand_in_planner, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("moto.server")
+    with moto_server(authenticate=True) as s3:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGKEY")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-planted-secret")
+        dev = make_demo(tmp_path / "dev", f'remote = "s3://bucket/p"\nendpoint_url = "{s3.endpoint}"')
+        code, _, err = adapt(dev, capsys, "cache", "push")
+        assert code == 3 and "access denied" in err and "credentials" in err
+        code, out, err = adapt(dev, capsys, "build")  # proceeds locally with one warning
+        assert code == 0 and err.count("warning:") == 1 and "access denied" in err
+        assert "wrong-planted-secret" not in out + err
 
 
 @pytest.mark.parametrize(

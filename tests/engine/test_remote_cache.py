@@ -161,6 +161,7 @@ def test_tampered_metadata_is_refused(project: Path, tmp_path: Path, kinds: list
     assert run(other, remote_at(shared), reporter)["notes.concat"] == "ran"
     assert any("notes.concat" in w and "corrupt" in w for w in reporter.warnings)
     assert not (other / ".adapt" / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
+    assert "../../escape.txt" not in path.read_text()  # the rebuilt entry was pushed over it
 
 
 def test_a_read_only_consumer_never_pushes(project: Path, tmp_path: Path, kinds: list[str]) -> None:
@@ -265,3 +266,17 @@ def test_a_no_op_build_never_imports_fsspec(project: Path, tmp_path: Path) -> No
     again = subprocess.run([sys.executable, str(DRIVER), str(project), "--remote", str(shared)],
                            capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert again.returncode == 0 and "IMPORTED=[]" in again.stderr, again.stderr
+
+
+def test_directory_outputs_round_trip(project: Path, tmp_path: Path, kinds: list[str]) -> None:
+    from adaptfile.plan.model import StepSpec
+
+    specs = (StepSpec("docs.pages", "test.pages", inputs=("docs/*.md",)),)
+    shared = tmp_path / "shared"
+    run(project, remote_at(shared), specs=specs)
+    other = clone(project, tmp_path / "b")
+    kinds.clear()
+    assert run(other, remote_at(shared), specs=specs) == {"docs.pages": "restored"} and kinds == []
+    pages = sorted(p.name for p in (other / "build/docs.pages/pages").iterdir())
+    assert pages == ["0000.txt", "0001.txt"]
+    assert (other / "adapt.lock").read_bytes() == (project / "adapt.lock").read_bytes()

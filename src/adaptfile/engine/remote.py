@@ -110,7 +110,10 @@ class RemoteCache:
                 return None
         try:
             return checked_meta(json.loads(raw), key)
-        except ValueError:
+        except (ValueError, RemoteCorrupt) as err:
+            self.repair.add(key)  # the next push of this key overwrites the bad entry
+            if isinstance(err, RemoteCorrupt):
+                raise
             raise RemoteCorrupt("its metadata is not valid JSON") from None
 
     def fetch(self, key: str, store: Store, outputs: dict[str, bool], progress: Progress) -> Entry | None:
@@ -119,10 +122,14 @@ class RemoteCache:
         meta = self.lookup(key)
         if meta is None:
             return None
-        if {name for name in meta["outputs"]} != set(outputs):
+        if set(meta["outputs"]) != set(outputs):
+            self.repair.add(key)
             raise RemoteCorrupt(f"its outputs {sorted(meta['outputs'])} are not the step's {sorted(outputs)}")
         staging = store.staging(key)
         try:
+            for name, is_dir in outputs.items():
+                if is_dir:  # a directory output may hold no file
+                    (staging / "out" / name).mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = meta["files"]
             jobs = [(self._blob_path(d), staging / "out" / rel) for rel, d in files.items()]
             with self._errors():
