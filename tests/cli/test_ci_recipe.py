@@ -58,6 +58,7 @@ def test_workflow_runs_the_commands_this_test_runs() -> None:
     text = WORKFLOW.read_text()
     assert "run: adapt build --frozen" in text and "run: adapt eval --require-goal" in text
     assert "path: .adapt/cache" in text and "path: build/report/" in text
+    assert "run: adapt build --frozen --no-push" in text and "'adaptfile[ml,s3]'" in text  # the remote cache
 
 
 def ci_recipe(project: Path, tmp: Path, adapt: Adapt, goal_met: bool | None) -> None:

@@ -11,7 +11,7 @@ from adaptfile import __version__
 from adaptfile.cli.app import App
 from adaptfile.errors import EXIT_STEP_FAILED, EXIT_USAGE, AdaptError
 
-COMMANDS = ["ask", "build", "clean", "eval", "gc", "init", "plan", "schema", "serve", "status"]
+COMMANDS = ["ask", "build", "cache", "clean", "eval", "gc", "init", "plan", "schema", "serve", "status"]
 
 
 class AdaptGroup(click.Group):

@@ -28,6 +28,10 @@ EPILOG = """Examples:
   adapt build --frozen          # CI: exit 1 if adapt.lock would change
 
   adapt build --upgrade         # re-resolve hub revisions ("main") to their current commits
+
+  adapt build --no-remote       # ignore [cache] remote for this run
+
+  adapt build --frozen --no-push   # pull-request CI: restore from the remote, push nothing
 """
 
 
@@ -98,6 +102,10 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
     help="Re-resolve hub revisions to their current commits (ignore the lock's pins).",
 )
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build holds the project lock.")
+@click.option("--no-remote", is_flag=True, help="Ignore [cache] remote: neither restore from it nor push.")
+@click.option(
+    "--no-push", is_flag=True, help="Restore from [cache] remote but push nothing (pull-request CI)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
 @click.option(
@@ -113,11 +121,14 @@ def command(
     frozen: bool,
     upgrade: bool,
     no_wait: bool,
+    no_remote: bool,
+    no_push: bool,
     as_json: bool,
     require_goal: bool,
     strict: bool,
 ) -> None:
     """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
+    from adaptfile.cli.cache_cmd import remote_cache
     from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.executor import dry_run as preview
     from adaptfile.evaluate.ladder import escalate
@@ -140,9 +151,13 @@ def command(
         manifest_extra={
             "variants": manifest_variants(plan, {**project.config.model.model_dump(), **meta.model})
         },
+        remote=remote_cache(project, enabled=not no_remote, push=not no_push),
     )
     if dry_run:
-        _show_preview(app, preview(project.root, specs, meta, options), as_json)
+        verdicts = preview(project.root, specs, meta, options)
+        if options.remote is not None and options.remote.disabled:
+            app.warn(f"{options.remote.disabled}; the remote cache was not consulted")
+        _show_preview(app, verdicts, as_json)
         return
     result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
@@ -196,7 +211,8 @@ def _show_preview(app: App, verdicts: list[StepStatus], as_json: bool) -> None:
         if verdict.fresh:
             click.echo(f"fresh    {verdict.step_id}")
             continue
-        action = "restore" if verdict.cached else "run"
-        click.echo(f"{action:<8} {verdict.step_id}: {'; '.join(verdict.reasons)}")
+        action = "restore" if verdict.cached or verdict.remote else "run"
+        source = "; from the remote cache" if verdict.remote else ""
+        click.echo(f"{action:<8} {verdict.step_id}: {'; '.join(verdict.reasons)}{source}")
     if all(v.fresh for v in verdicts):
         click.echo("up to date: nothing would run")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from adaptfile.cli.app import App, pass_app
+from adaptfile.engine.reporter import human_bytes
 
 
 def project_root(app: App) -> Path:
@@ -14,15 +15,6 @@ def project_root(app: App) -> Path:
     from adaptfile.config import find_config
 
     return find_config(app.directory, app.file).parent.resolve()
-
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
 
 
 @click.command("clean", epilog="Example:\n\n  adapt clean && adapt build   # restores build/ from the cache")

@@ -38,10 +38,12 @@ def command(app: App, variant: str | None, host: str, port: int, max_body: int) 
         raise UsageError(
             "adapt serve needs fastapi and uvicorn", hint="pip install 'adaptfile[ml]' (fastapi, uvicorn)"
         ) from None
+    from adaptfile.plan.offsite import check_serve_host
     from adaptfile.runtime import Runtime
     from adaptfile.runtime.server import serve
 
     project = app.project()
+    check_serve_host(project.config, host, is_loopback(host))
     runtime = Runtime.from_build(project.root, variant)
     model_id = f"{project.config.project.name}/{runtime.name}"
     if not is_loopback(host):

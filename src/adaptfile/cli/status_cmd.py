@@ -14,15 +14,20 @@ from adaptfile.cli.build_cmd import planned
 @click.argument("steps", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as one JSON object.")
 @click.option("--check", is_flag=True, help="Exit 1 when any step is stale.")
+@click.option("--no-remote", is_flag=True, help="Do not look stale steps up in [cache] remote.")
 @pass_app
-def command(app: App, steps: tuple[str, ...], as_json: bool, check: bool) -> None:
+def command(app: App, steps: tuple[str, ...], as_json: bool, check: bool, no_remote: bool) -> None:
     """Show which steps are fresh and why the others would rebuild."""
+    from adaptfile.cli.cache_cmd import remote_cache
     from adaptfile.engine.errors import StaleSteps
     from adaptfile.engine.status import status
 
     project = app.project()
     plan, meta, pins = planned(project, "status")
-    verdicts = status(project.root, plan.steps, meta, steps)
+    remote = remote_cache(project, enabled=not no_remote)
+    verdicts = status(project.root, plan.steps, meta, steps, remote)
+    if remote is not None and remote.disabled:
+        app.warn(f"{remote.disabled}; the remote cache was not consulted")
     stale = [v for v in verdicts if not v.fresh]
     upstream = pins.moved()  # pinned hub revisions whose branch has moved since
     if as_json:
@@ -35,7 +40,8 @@ def command(app: App, steps: tuple[str, ...], as_json: bool, check: bool) -> Non
                 click.echo(f"fresh  {verdict.step_id}")
             else:
                 cached = " [cached]" if verdict.cached else ""
-                click.echo(f"stale  {verdict.step_id}{cached}: {'; '.join(verdict.reasons)}")
+                remote_note = "; restorable from remote" if verdict.remote else ""
+                click.echo(f"stale  {verdict.step_id}{cached}: {'; '.join(verdict.reasons)}{remote_note}")
         click.echo("up to date" if not stale else f"{len(stale)} of {len(verdicts)} steps stale")
     if check and stale:
         raise StaleSteps(

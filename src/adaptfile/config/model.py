@@ -139,7 +139,11 @@ class ConstraintsConfig(Table):
     budget_usd: float = Field(100.0, ge=0, description="Training spend allowed, in US dollars.")
     max_latency_ms: int = Field(2000, ge=1, description="Per-request latency limit when serving.")
     max_prompt_tokens: int = Field(4096, ge=16, description="Per-request prompt size limit.")
-    local_only: bool = Field(False, description="Data must not leave the machine.")
+    local_only: bool = Field(
+        False,
+        description="Data must not leave the machine: a remote cache off this machine and "
+        "`adapt serve --host` beyond loopback are errors.",
+    )
 
 
 class TrainHardware(Table):
@@ -281,6 +285,67 @@ class PretrainConfig(TrainKnobs):
     learning_rate: float = Field(3e-4, gt=0, lt=1, description="Peak learning rate.")
 
 
+REMOTE_SCHEMES: dict[str, str] = {  # URL scheme → the optional extra that installs its fsspec backend
+    "s3": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+    "file": "",
+}
+
+
+def remote_scheme(url: str) -> str:
+    """The URL scheme of a cache remote; "" for a plain path."""
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", url)
+    return match.group(1).lower() if match else ""
+
+
+def _check_remote(url: str) -> str:
+    scheme = remote_scheme(url)
+    if scheme and scheme not in REMOTE_SCHEMES:
+        known = ", ".join(f"{s}://" for s in REMOTE_SCHEMES)
+        raise ValueError(f"unknown URL scheme '{scheme}://'; use {known} or a directory path")
+    return url
+
+
+def _has_credentials(url: str | None) -> bool:
+    """Does the URL's authority carry a user or password (s3://KEY:SECRET@bucket)?"""
+    if not url or "://" not in url:
+        return False
+    return "@" in url.split("://", 1)[1].split("/", 1)[0]
+
+
+class CacheConfig(Table):
+    remote: Annotated[str, AfterValidator(_check_remote)] | None = Field(
+        None,
+        min_length=1,
+        description="Shared build cache: s3://bucket/prefix, gs://…, az://…, file:///dir or a directory "
+        "path (relative to adapt.toml). Credentials come from the backend's standard chain.",
+    )
+    push: bool = Field(True, description="Upload each step's outputs after it runs; false for read-only CI.")
+    endpoint_url: str | None = Field(
+        None,
+        min_length=1,
+        description="S3-compatible endpoint (MinIO, R2, Ceph); default from AWS_ENDPOINT_URL, else AWS.",
+    )
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> CacheConfig:
+        # A table-level check, so the error message does not repeat the value (and the secret).
+        for name in ("remote", "endpoint_url"):
+            if _has_credentials(getattr(self, name)):
+                raise ValueError(
+                    f"{name}: credentials in the URL are refused (adapt.toml is committed and shared); "
+                    "give them through the backend's standard chain, e.g. AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY or ~/.aws/credentials"
+                )
+        if self.endpoint_url is not None and remote_scheme(self.remote or "") != "s3":
+            raise ValueError("endpoint_url applies to an s3:// remote only")
+        return self
+
+
 class AdaptConfig(Table):
     """adapt.toml v1."""
 
@@ -310,3 +375,6 @@ class AdaptConfig(Table):
     full: FullConfig = Field(default_factory=FullConfig, description="Full fine-tuning.")
     cpt: CptConfig = Field(default_factory=CptConfig, description="Continued pre-training.")
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig, description="Pre-training from scratch.")
+    cache: CacheConfig = Field(
+        default_factory=CacheConfig, description="A build cache shared between machines."
+    )

@@ -20,12 +20,14 @@ from adaptfile.engine.keys import step_key
 from adaptfile.engine.layout import Layout
 from adaptfile.engine.lockfile import LockMeta, lock_document, render_lock, step_record, write_lock
 from adaptfile.engine.mutex import ProjectLock
+from adaptfile.engine.protocol import output_names
+from adaptfile.engine.remote import REMOTE_ERRORS, RemoteCache, RemoteCorrupt
 from adaptfile.engine.reporter import Reporter
-from adaptfile.engine.runner import StepError, logged_warnings, run_step
+from adaptfile.engine.runner import StepError, logged_warnings, remember_outputs, run_step
 from adaptfile.engine.session import Session, open_session
 from adaptfile.engine.store import Entry
 from adaptfile.engine.view import manifest_record, present, read_manifest
-from adaptfile.errors import UsageError
+from adaptfile.errors import AdaptError, UsageError
 
 if TYPE_CHECKING:
     from adaptfile.plan.model import StepSpec
@@ -40,6 +42,7 @@ class BuildOptions:
     frozen: bool = False  # fail without running anything if adapt.lock would change
     wait: bool = True  # wait for another build's lock instead of failing
     manifest_extra: dict[str, Any] | None = None  # the caller's top-level keys for build/manifest.json
+    remote: RemoteCache | None = None  # a shared cache: restore on a local miss, push after a step runs
 
 
 @dataclass
@@ -51,6 +54,7 @@ class StepOutcome:
     seconds: float = 0.0
     error: str | None = None
     log: str | None = None
+    source: str = ""  # for "restored": "cache" (this machine) or "remote cache"
 
 
 @dataclass
@@ -126,7 +130,7 @@ def dry_run(
     try:
         _check_force(session, options)
         forced = {s.id for s in session.steps} if options.force_all else set(options.force)
-        return assess(session, forced=forced)
+        return assess(session, forced=forced, remote=options.remote)
     finally:
         session.close()
 
@@ -226,7 +230,20 @@ class _Build:
             outcome = "fresh" if previous_key == key else "restored"
             self._accept(spec, key, parts, entry)
             self.reporter.step_finished(spec.id, outcome, 0.0)
-            return StepOutcome(spec.id, outcome, key, [] if outcome == "fresh" else reasons)
+            if outcome == "fresh":
+                return StepOutcome(spec.id, outcome, key)
+            return StepOutcome(spec.id, outcome, key, reasons, source="cache")
+        if not forced:
+            started = time.perf_counter()
+            entry = self._from_remote(spec, key)
+            if entry is not None:
+                self._accept(spec, key, parts, entry)
+                self.reporter.step_finished(
+                    spec.id, "restored", time.perf_counter() - started, "remote cache"
+                )
+                return StepOutcome(
+                    spec.id, "restored", key, reasons, time.perf_counter() - started, source="remote cache"
+                )
         self.reporter.step_started(spec.id, reasons)
         started = time.perf_counter()
 
@@ -247,7 +264,50 @@ class _Build:
         self._check_reproduced(spec.id, entry)
         self._accept(spec, key, parts, entry)
         self.reporter.step_finished(spec.id, "ran", seconds)
+        self._push(spec.id, entry)
         return StepOutcome(spec.id, "ran", key, reasons, seconds)
+
+    def _from_remote(self, spec: StepSpec, key: str) -> Entry | None:
+        """The step's entry from the remote cache, downloaded and verified; None on a miss."""
+        remote = self.options.remote
+        if remote is None or not remote.usable:
+            return None
+        session = self.session
+
+        def progress(done: int, total: int) -> None:
+            self.reporter.transfer(spec.id, "download", done, total)
+
+        try:
+            entry = remote.fetch(key, session.store, output_names(session.kinds[spec.id]), progress)
+        except RemoteCorrupt as err:
+            self.reporter.warning(
+                f"remote cache entry of step '{spec.id}' ({key[:12]}…) is corrupt: {err}; rebuilding it"
+            )
+            return None
+        except REMOTE_ERRORS as err:
+            self._remote_failed(remote, err)
+            return None
+        if entry is not None:
+            remember_outputs(session, entry)
+        return entry
+
+    def _push(self, step_id: str, entry: Entry) -> None:
+        remote = self.options.remote
+        if remote is None or not remote.can_push:
+            return
+
+        def progress(done: int, total: int) -> None:
+            self.reporter.transfer(step_id, "upload", done, total)
+
+        try:
+            remote.push(entry, progress)
+        except REMOTE_ERRORS as err:
+            self._remote_failed(remote, err)
+
+    def _remote_failed(self, remote: RemoteCache, err: AdaptError) -> None:
+        """One warning, then the rest of the build uses the local cache only."""
+        remote.disabled = err.message
+        self.reporter.warning(f"{err.message}; building with the local cache only")
 
     def _accept(self, spec: StepSpec, key: str, parts: dict[str, Any], entry: Entry) -> None:
         self.entries[spec.id] = entry

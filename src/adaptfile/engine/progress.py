@@ -15,7 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from adaptfile.engine.reporter import Reporter, summary_line
+from adaptfile.engine.reporter import Reporter, human_bytes, summary_line
 
 
 class RichReporter(Reporter):
@@ -36,6 +36,7 @@ class RichReporter(Reporter):
         )
         self.overall: Any = None
         self.current: Any = None
+        self.transfers: dict[str, Any] = {}  # step id → its byte bar while it moves to or from a remote
         self.started = False
 
     def build_started(self, total: int) -> None:
@@ -54,13 +55,27 @@ class RichReporter(Reporter):
             label = f"  {step_id}" + (f": {message}" if message else "")
             self.progress.update(self.current, completed=done, total=total, description=label)
 
-    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None:
+    def step_finished(self, step_id: str, outcome: str, seconds: float, source: str = "cache") -> None:
         self._end_step()
         if outcome == "ran":
             self.progress.console.print(f"[green]done[/green] {step_id} in {seconds:.2f}s")
         elif outcome == "restored":
-            self.progress.console.print(f"restored {step_id} from cache")
-        self.progress.advance(self.overall)
+            self.progress.console.print(f"restored {step_id} from {source}")
+        if self.overall is not None:
+            self.progress.advance(self.overall)
+
+    def transfer(self, step_id: str, verb: str, done: int, total: int) -> None:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        label = f"  {step_id}: {verb} {human_bytes(done)} / {human_bytes(total)}"
+        task = self.transfers.get(step_id)
+        if task is None:
+            task = self.transfers[step_id] = self.progress.add_task(label, total=max(total, 1))
+        self.progress.update(task, completed=done, total=max(total, 1), description=label)
+        if done >= total:
+            self.progress.remove_task(task)
+            del self.transfers[step_id]
 
     def step_failed(self, step_id: str, message: str, log: str) -> None:
         self._end_step()

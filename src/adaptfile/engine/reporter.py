@@ -16,7 +16,10 @@ class Reporter:
 
     def step_progress(self, step_id: str, done: float, total: float | None, message: str) -> None: ...
 
-    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None: ...
+    def step_finished(self, step_id: str, outcome: str, seconds: float, source: str = "cache") -> None: ...
+
+    def transfer(self, step_id: str, verb: str, done: int, total: int) -> None:
+        """Bytes moved to or from the remote cache ("download"/"upload"); done == total at the end."""
 
     def step_failed(self, step_id: str, message: str, log: str) -> None: ...
 
@@ -27,6 +30,15 @@ class Reporter:
     def build_finished(self, summary: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def human_bytes(count: float) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -54,11 +66,11 @@ class PlainReporter(Reporter):
     def step_started(self, step_id: str, reasons: list[str]) -> None:
         self._say(f"run {step_id}" + (f" ({'; '.join(reasons)})" if reasons else ""))
 
-    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None:
+    def step_finished(self, step_id: str, outcome: str, seconds: float, source: str = "cache") -> None:
         if outcome == "ran":
             self._say(f"done {step_id} in {seconds:.2f}s")
         elif outcome == "restored":
-            self._say(f"restored {step_id} from cache")
+            self._say(f"restored {step_id} from {source}")
 
     def step_failed(self, step_id: str, message: str, log: str) -> None:
         self._say(f"FAILED {step_id}: {message}\n  log: {log}", self.err)
@@ -92,8 +104,12 @@ class JsonReporter(Reporter):
     def step_progress(self, step_id: str, done: float, total: float | None, message: str) -> None:
         self._emit("step_progress", step=step_id, done=done, total=total, message=message)
 
-    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None:
-        self._emit("step_finished", step=step_id, outcome=outcome, seconds=round(seconds, 6))
+    def step_finished(self, step_id: str, outcome: str, seconds: float, source: str = "cache") -> None:
+        fields = {"source": source} if outcome == "restored" else {}
+        self._emit("step_finished", step=step_id, outcome=outcome, seconds=round(seconds, 6), **fields)
+
+    def transfer(self, step_id: str, verb: str, done: int, total: int) -> None:
+        self._emit("transfer", step=step_id, verb=verb, done=done, total=total)
 
     def step_failed(self, step_id: str, message: str, log: str) -> None:
         self._emit("step_failed", step=step_id, message=message, log=log)

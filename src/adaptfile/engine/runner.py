@@ -111,7 +111,7 @@ def _run_step(
             ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _remember_outputs(session, entry)
+    remember_outputs(session, entry)
     shutil.rmtree(work, ignore_errors=True)
     return entry
 
@@ -139,8 +139,8 @@ def _check_outputs(step_id: str, out: Path, outputs: dict[str, bool], log_path: 
             raise StepError(step_id, f"declared output {what} '{name}' was not written", log_path)
 
 
-def _remember_outputs(session: Session, entry: Entry) -> None:
-    """Put the published files in the stat cache so the next build verifies them without hashing."""
+def remember_outputs(session: Session, entry: Entry) -> None:
+    """Put the published (or downloaded) files in the stat cache so the next build verifies them without hashing."""
     base = session.layout.relative(entry.out) + "/"
     for rel, digest in entry.meta["files"].items():
         session.state.remember(base + rel, os.stat(entry.out / rel), digest)

@@ -105,6 +105,11 @@ class Store:
             "outputs": {name: (f"volatile:{key}" if name in volatile else d) for name, d in digests.items()},
             "volatile": {name: d for name, d in digests.items() if name in volatile},
         }
+        return self.install(staging, key, meta)
+
+    def install(self, staging: Path, key: str, meta: dict[str, Any]) -> Entry:
+        """Write `meta` as the staged entry's meta.json and rename the entry into place (a step's
+        fresh outputs, or an entry downloaded from a remote cache and verified against `meta`)."""
         (staging / "meta.json").write_text(json.dumps(meta, sort_keys=True, indent=1) + "\n")
         target = self.entry_dir(key)
         target.parent.mkdir(parents=True, exist_ok=True)

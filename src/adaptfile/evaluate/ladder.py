@@ -149,8 +149,11 @@ class _Shared(Reporter):
     def step_progress(self, step_id: str, done: float, total: float | None, message: str) -> None:
         self.inner.step_progress(step_id, done, total, message)
 
-    def step_finished(self, step_id: str, outcome: str, seconds: float) -> None:
-        self.inner.step_finished(step_id, outcome, seconds)
+    def step_finished(self, step_id: str, outcome: str, seconds: float, source: str = "cache") -> None:
+        self.inner.step_finished(step_id, outcome, seconds, source)
+
+    def transfer(self, step_id: str, verb: str, done: int, total: int) -> None:
+        self.inner.transfer(step_id, verb, done, total)
 
     def step_failed(self, step_id: str, message: str, log: str) -> None:
         self.inner.step_failed(step_id, message, log)

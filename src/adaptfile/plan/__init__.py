@@ -34,9 +34,11 @@ __all__ = [
 
 def plan_project(project: Project, pins: ProjectPins | None = None) -> Plan:
     """Resolve hardware and model (at their hub pins, when given), profile the data, and make the plan."""
+    from adaptfile.plan.offsite import check_local_only
     from adaptfile.profile import profile_data  # lazy: the profiler reads files
 
     config = project.config
+    check_local_only(config)
     hardware = resolve_hardware(config)
     model = resolve_model(config, project.root, pins.model if pins else None)
     embedder = resolve_embedder(config.rag.embed_model, project.root, pins.embedder if pins else None)
