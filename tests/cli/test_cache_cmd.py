@@ -38,7 +38,7 @@ base = "scratch"
 """
 
 
-def fake_plan(project) -> Plan:  # type: ignore[no-untyped-def]
+def fake_plan(project, pins=None) -> Plan:  # type: ignore[no-untyped-def]
     steps = (
         StepSpec("docs.concat", "test.concat", inputs=("docs/*.md",)),
         StepSpec("docs.upper", "test.upper", deps=("docs.concat",), params={"upper.mode": "upper"}),

@@ -8,7 +8,7 @@ import click
 
 from adaptfile.cli.app import App, pass_app
 from adaptfile.config import Project
-from adaptfile.errors import PlanError, StepFailed
+from adaptfile.errors import ConfigError, PlanError, StepFailed
 
 if TYPE_CHECKING:
     from adaptfile.engine.assess import StepStatus
@@ -50,7 +50,12 @@ def planned(
 
     lock = read_lock(project.root / LOCK_NAME)
     pins = pin_project(project.config, project.root, lock, purpose, upgrade)
-    plan = plan_project(project, pins)
+    try:
+        plan = plan_project(project, pins)
+    except ConfigError:
+        if pins.unresolved:  # the planner lacked what the unpinned repository would have told it
+            raise pins.unresolved[0][1] from None
+        raise
     if purpose == "build":
         _check_weights(project, plan)
     meta = LockMeta(
@@ -59,6 +64,19 @@ def planned(
         embedder=pins.lock_embedder(),
     )
     return plan, meta, pins
+
+
+def require_pins(plan: Plan, pins: ProjectPins, targets: tuple[str, ...]) -> None:
+    """Fail (exit 3) when a selected step reads a hub repository that could not be pinned."""
+    if not pins.unresolved:
+        return
+    from adaptfile.engine.dag import select
+
+    selected = select(plan.steps, targets) if targets else plan.steps
+    for key, error in pins.unresolved:
+        unpinned = "model.revision" if key == "model.base" else "rag.embed_model"
+        if any(unpinned in s.params and "rag.embed_revision" not in s.params for s in selected):
+            raise error
 
 
 def _check_weights(project: Project, plan: Plan) -> None:
@@ -137,9 +155,10 @@ def command(
     if frozen and upgrade:
         raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
     project = app.project()
-    plan, meta, _ = planned(project, upgrade=upgrade)
+    plan, meta, pins = planned(project, upgrade=upgrade)
     if strict:
         plan = strict_loading(plan)
+    require_pins(plan, pins, steps)
     specs = plan.steps
     options = BuildOptions(
         targets=steps,

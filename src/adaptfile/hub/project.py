@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adaptfile.config.model import AdaptConfig
+from adaptfile.errors import ConfigError
 from adaptfile.hub.cache import looks_like_repo_id
 from adaptfile.hub.pin import HubPin, pin_repo, require_available
 
@@ -19,6 +20,7 @@ class ProjectPins:
 
     model: HubPin | None = None
     embedder: HubPin | None = None
+    unresolved: tuple[tuple[str, ConfigError], ...] = ()  # (key, why) a build could not pin; raised if needed
 
     def lock_model(self, config: AdaptConfig) -> dict[str, str]:
         """adapt.lock's "model" entry."""
@@ -53,21 +55,36 @@ def pin_project(
         "build": {"upgrade": upgrade},
         "status": {"check_upstream": True, "required": False},
     }[purpose]
-    model = None
-    base = config.model.base
-    if _is_hub_repo(base, root):
-        locked = _locked(lock.get("model"), base=base, revision=config.model.revision)
-        model = pin_repo(base, config.model.revision, key="model.base", locked=locked, **options)
-        if purpose == "build" and model is not None:
-            require_available(model, "model.base")
-    embedder = None
-    name = config.rag.embed_model
-    if _uses_embedder(config) and _is_hub_repo(name, root) and not _packaged(name):
-        locked = _locked(lock.get("embed_model"), name=name, revision="main")
-        embedder = pin_repo(name, "main", key="rag.embed_model", locked=locked, **options)
-        if purpose == "build" and embedder is not None:
-            require_available(embedder, "rag.embed_model", "modules.json")
-    return ProjectPins(model, embedder)
+    model = embedder = None
+    unresolved: list[tuple[str, ConfigError]] = []
+    base, name = config.model.base, config.rag.embed_model
+    try:
+        if _is_hub_repo(base, root):
+            locked = _locked(lock.get("model"), base=base, revision=config.model.revision)
+            model = pin_repo(base, config.model.revision, key="model.base", locked=locked, **options)
+            if purpose == "build" and model is not None:
+                require_available(model, "model.base")
+    except ConfigError as err:
+        if not _unreachable_only(err, purpose):
+            raise
+        unresolved.append(("model.base", err))
+    try:
+        if _uses_embedder(config) and _is_hub_repo(name, root) and not _packaged(name):
+            locked = _locked(lock.get("embed_model"), name=name, revision="main")
+            embedder = pin_repo(name, "main", key="rag.embed_model", locked=locked, **options)
+            if purpose == "build" and embedder is not None:
+                require_available(embedder, "rag.embed_model", "modules.json")
+    except ConfigError as err:
+        if not _unreachable_only(err, purpose):
+            raise
+        unresolved.append(("rag.embed_model", err))
+    return ProjectPins(model, embedder, tuple(unresolved))
+
+
+def _unreachable_only(err: ConfigError, purpose: Purpose) -> bool:
+    """A build may go on without a pin it cannot resolve (hub unreachable, nothing cached) until a step
+    that reads that repository is selected; every answer of the hub (no such repo, gated) fails at once."""
+    return purpose == "build" and ("cannot be reached" in str(err) or "not reachable" in str(err))
 
 
 def _is_hub_repo(name: str, root: Path) -> bool:

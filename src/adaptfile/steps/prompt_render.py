@@ -145,7 +145,7 @@ def _context_budget(params: dict[str, Any]) -> int:
     return int(params.get("prompt.context_tokens") or 0)
 
 
-def _tokenizer(ctx: StepContext) -> tuple[Any, str]:
+def _tokenizer(ctx: StepContext) -> tuple[Any | None, str]:
     """The tokenizer prompts are counted and wrapped with: the scratch model's, or the pinned base model's."""
     from adaptfile.prompt.budget import load_tokenizer
 
@@ -154,6 +154,10 @@ def _tokenizer(ctx: StepContext) -> tuple[Any, str]:
             str(ctx.upstream["pretrain.tokenizer"] / "tokenizer"), ctx.root
         ), "pretrain.tokenizer"
     base = str(ctx.params["model.base"])
+    if (
+        base == "scratch"
+    ):  # no model, no tokenizer: counts are estimates (plans always add pretrain.tokenizer)
+        return None, "estimate (4 characters per token)"
     revision = ctx.params.get("model.commit") or ctx.params.get("model.revision")
     trust = bool(ctx.params.get("model.trust_remote_code", False))
     return load_tokenizer(base, ctx.root, revision, trust), base
