@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +41,7 @@ ERROR_KEYS = {"message", "type", "param", "code"}
 class Served:
     url: str
     runtime: Runtime  # the served runtime, for the answers the endpoint must match
+    root: Path  # the built project
 
     def client(self) -> Any:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key="unused", timeout=60, max_retries=0)
@@ -73,7 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", runtime)
+    yield Served(f"http://127.0.0.1:{port}", runtime, root)
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -308,6 +314,39 @@ def test_models_health_and_unknown_routes(served: Served) -> None:
     assert health.status_code == 200 and health.json() == {"status": "ok", "model": MODEL, "variant": VARIANT}
     missing = httpx.get(f"{served.url}/v1/nothing", timeout=10)
     assert missing.status_code == 404 and set(missing.json()["error"]) == ERROR_KEYS
+
+
+@pytest.mark.slow
+def test_the_adapt_serve_command_serves_until_interrupted(served: Served) -> None:
+    """`adapt serve` in its own process: answers the OpenAI client, streaming too, and stops on Ctrl-C."""
+    port = _free_port()
+    command = [sys.executable, "-m", "adaptfile", "-C", str(served.root), "serve", "--variant", VARIANT,
+               "--port", str(port)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # this process only: nothing may be downloaded
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "adapt serve did not start"
+            try:
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        command_served = Served(url, served.runtime, served.root)
+        request = {"messages": _user(QUESTION), "max_tokens": 8}
+        whole = command_served.client().chat.completions.create(model="mini", **request)
+        assert whole.model == MODEL
+        expected = served.runtime.generate(served.runtime.prepare(QUESTION), 8)
+        assert whole.choices[0].message.content == expected.text
+        assert _streamed(command_served, **request)[0] == expected.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert f"serving {MODEL} on http://127.0.0.1:{port}/v1" in err
 
 
 def test_only_loopback_addresses_count_as_local() -> None:

@@ -134,12 +134,14 @@ class Runtime:
         conversation's earlier `history` turns and with a client's `system` text after the instruction."""
         from adaptfile.prompt.template import Passage
 
-        chunks = self.retrieve(question) if chunks is None else chunks
-        passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
-        assembled = self.prompt_build.assemble(question, passages, history=history, system=system)
+        with self._lock:  # the tokenizer is shared with generation, and fast tokenizers are not thread-safe
+            chunks = self.retrieve(question) if chunks is None else chunks
+            passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
+            assembled = self.prompt_build.assemble(question, passages, history=history, system=system)
+            ids = self.model.prompt_ids(assembled.prompt)
         shown = assembled.context  # what survived fitting the prompt budget: cite only what the model saw
         citations = [Citation(p.path, p.start, p.end) for p in shown]
-        return Prepared(assembled.prompt, self.model.prompt_ids(assembled.prompt), citations, shown)
+        return Prepared(assembled.prompt, ids, citations, shown)
 
     def generate(
         self,
