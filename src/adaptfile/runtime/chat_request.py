@@ -15,7 +15,7 @@ MAX_STOPS = 4  # as OpenAI: up to four stop sequences
 # Parameters that would change the answer and that adapt serve cannot honour, with the value that
 # asks for nothing (a client may send that one).
 UNSUPPORTED: dict[str, tuple[Any, str]] = {
-    "n": (1, "one choice per request: send n=1 (or leave it out) and repeat the request"),
+    "n": (1, "one choice per request (repeat the request, with a temperature, for more)"),
     "tools": ([], "tool calling is not supported"),
     "tool_choice": ("none", "tool calling is not supported"),
     "functions": ([], "function calling is not supported"),
@@ -143,7 +143,8 @@ def parse_chat_request(body: bytes) -> ChatCall:
     try:
         payload = json.loads(body)
     except ValueError as err:  # JSONDecodeError, or bytes that are not UTF-8
-        raise ApiError(400, f"the request body is not valid JSON ({err})", code="invalid_json") from None
+        raise ApiError(400, f"the request body is not JSON ({err}): send a JSON object with 'messages'",
+                       code="invalid_json") from None  # fmt: skip
     if not isinstance(payload, dict):
         raise ApiError(400, "the request body must be a JSON object with 'messages'", code="invalid_json")
     try:
@@ -153,7 +154,8 @@ def parse_chat_request(body: bytes) -> ChatCall:
     for name, (neutral, why) in UNSUPPORTED.items():
         value = getattr(request, name)
         if value is not None and value != neutral and value not in (False, 0, [], {}):
-            raise ApiError(400, f"{name}: {why}", param=name, code="unsupported_parameter")
+            message = f"{name}: adapt serve cannot honour it: {why}; leave {name} out of the request"
+            raise ApiError(400, message, param=name, code="unsupported_parameter")
     return _call(request)
 
 

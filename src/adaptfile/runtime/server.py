@@ -70,14 +70,16 @@ def create_app(runtime: Runtime, model_id: str, max_body: int = MAX_BODY_BYTES) 
 async def _read_body(request: Any, limit: int) -> bytes:
     """The body, refused with 413 once it passes `limit` bytes, whether its length was declared or not
     (a chunked body is counted as it arrives, never read whole first)."""
+    too_large = ApiError(413, f"request body over {limit} bytes: send a shorter conversation "
+                         "(`adapt serve --max-body` sets the limit)", code="request_too_large")  # fmt: skip
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise ApiError(413, f"request body over {limit} bytes", code="request_too_large")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise ApiError(413, f"request body over {limit} bytes", code="request_too_large")
+            raise too_large
     return bytes(body)
 
 
