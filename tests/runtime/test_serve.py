@@ -186,7 +186,7 @@ def test_sampling_is_seeded_reproducible_and_greedy_at_temperature_zero(served: 
     greedy = ask()
     assert ask(temperature=1.5, seed=7) == ask(temperature=1.5, seed=7)
     assert len({ask(temperature=1.5, seed=s) for s in range(5)} - {greedy}) >= 2
-    assert ask(temperature=0, seed=3) == greedy
+    assert ask(temperature=0, seed=3) == greedy == ask(temperature=1e-9, seed=3)
     assert ask(temperature=1.5, top_p=1e-6, seed=3) == greedy  # the nucleus holds the top token only
     prepared = served.runtime.prepare(QUESTION)
     assert ask(temperature=1.5, seed=7) == served.runtime.generate(prepared, 8, Sampling(1.5, 1.0, 7)).text

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 
+GREEDY_BELOW = 1e-5  # temperatures under this are greedy decoding (dividing logits by them overflows)
+
+
 @dataclass(frozen=True)
 class Sampling:
     """How the next token is chosen: temperature 0 (the default) is greedy decoding, where top_p and
@@ -24,7 +27,7 @@ class Sampling:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature <= 0
+        return self.temperature < GREEDY_BELOW
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ def create_app(runtime: Runtime, model_id: str, max_body: int = MAX_BODY_BYTES) 
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
+        # The body is read and validated here rather than as a FastAPI body parameter: that would
+        # read a chunked body whole before any size check, and answer 422 in FastAPI's own format.
         call = parse_chat_request(await _read_body(request, max_body))
         prepared, limit = await run_in_threadpool(_prepare, runtime, call)  # off the event loop: it waits
         reply = _Reply(model_id, prepared)
