@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 GREEDY_BELOW = 1e-5  # temperatures under this are greedy decoding (dividing logits by them overflows)
 
 
