@@ -20,7 +20,7 @@ layers = 1
 hidden = 32
 heads = 2
 vocab_size = 512
-context = 128
+context = {context}
 
 [data.knowledge]
 paths = ["docs/*.md"]
@@ -36,7 +36,7 @@ path = "data/eval.jsonl"
 citations = true
 
 [constraints]
-max_prompt_tokens = 96
+max_prompt_tokens = {max_prompt_tokens}
 local_only = true
 
 [hardware.train]
@@ -101,10 +101,16 @@ def _jsonl(rows: list[tuple[str, str, str]]) -> str:
     return "".join(json.dumps({"question": q, "answer": a, "source": s}) + "\n" for q, a, s in rows)
 
 
-def write_mini_project(root: Path, target: float = 0.5) -> Path:
-    """Write the project under `root`; `target` is the answer_nll goal."""
+def write_mini_project(
+    root: Path, target: float = 0.5, context: int = 128, max_prompt_tokens: int = 96
+) -> Path:
+    """Write the project under `root`; `target` is the answer_nll goal, `context` the model's window."""
+    settings = {"{target}": target, "{context}": context, "{max_prompt_tokens}": max_prompt_tokens}
+    toml = TOML
+    for placeholder, value in settings.items():
+        toml = toml.replace(placeholder, str(value))
     files = {
-        "adapt.toml": TOML.replace("{target}", str(target)),
+        "adapt.toml": toml,
         **DOCS,
         "data/train.jsonl": _jsonl(FACTS),
         "data/eval.jsonl": _jsonl(EVAL),

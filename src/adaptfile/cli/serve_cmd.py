@@ -14,6 +14,10 @@ EPILOG = """Examples:
   adapt serve --variant icl+rag --port 9000
 
   # then: OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+
+  curl -N localhost:8000/v1/chat/completions -d '{"messages": [{"role": "user", "content": "Hi"}], "stream": true}'
+
+Greedy unless the request sends a temperature; see docs/serving.md for the parameters honoured.
 """
 
 

@@ -117,23 +117,36 @@ class PromptBuild:
         spares = [s for s in self.spares if normal_text(s.input) != own]
         return (fixed + spares)[: len(self.shots)]
 
-    def assemble(self, question: str, context: Sequence[Passage] = ()) -> AssembledPrompt:
+    def assemble(
+        self,
+        question: str,
+        context: Sequence[Passage] = (),
+        *,
+        history: Sequence[dict[str, str]] = (),
+        system: str = "",
+    ) -> AssembledPrompt:
         """The exact prompt for `question`, fitted to the budget in the model's own tokens.
 
         Shots go first (least useful first), then retrieved passages (least relevant first), and a
         last passage is shortened, down to a floor: a RAG prompt always keeps some evidence.
+        A conversation's earlier turns (`history`) are kept whole, and a client's `system` text
+        follows the project's instruction after a blank line.
         """
+        instruction = self.instruction  # as training rendered it, byte for byte, when no system text comes
+        if system.strip():
+            instruction = "\n\n".join(part for part in (self.instruction.strip(), system.strip()) if part)
         limit = int(self.settings.get("limit", 1 << 30))
         candidates, passages = self.shots_for(question), list(context)
         for _ in range(len(passages) + MAX_SHORTENINGS):
             shots, tokens = fit_shots(
                 self.template,
-                instruction=self.instruction,
+                instruction=instruction,
                 shots=candidates,
                 question=question,
                 tokenizer=self.tokenizer,
                 limit=limit,
                 context=passages,
+                history=history,
             )
             if tokens.total <= limit or not passages:
                 break
@@ -146,7 +159,12 @@ class PromptBuild:
             passages = [shorter]
         context = passages
         messages = render_messages(
-            self.template, instruction=self.instruction, shots=shots, context=context, question=question
+            self.template,
+            instruction=instruction,
+            shots=shots,
+            context=context,
+            question=question,
+            history=history,
         )
         return AssembledPrompt(
             question, format_prompt(messages, self.tokenizer), messages, shots, list(context), tokens

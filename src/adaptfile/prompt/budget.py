@@ -74,12 +74,19 @@ def measure(
     tokenizer: Any | None,
     context: Sequence[Passage] = (),
     context_budget: int = 0,
+    history: Sequence[dict[str, str]] = (),
 ) -> PromptTokens:
-    """Token counts of the prompt; `context_budget` reserves room for retrieval when `context` is not known yet."""
+    """Token counts of the prompt; `context_budget` reserves room for retrieval when `context` is not known yet.
+    A conversation's earlier turns (`history`) count in `total` only."""
 
     def total(with_shots: Sequence[Shot], with_context: Sequence[Passage]) -> int:
         messages = render_messages(
-            template, instruction=instruction, shots=with_shots, context=with_context, question=question
+            template,
+            instruction=instruction,
+            shots=with_shots,
+            context=with_context,
+            question=question,
+            history=history,
         )
         return count_tokens(format_prompt(messages, tokenizer), tokenizer)
 
@@ -105,6 +112,7 @@ def fit_shots(
     limit: int,
     context: Sequence[Passage] = (),
     context_budget: int = 0,
+    history: Sequence[dict[str, str]] = (),
 ) -> tuple[list[Shot], PromptTokens]:
     """Drop shots from the end (the least useful) until the prompt fits `limit` tokens; may return none."""
     kept = list(shots)
@@ -117,6 +125,7 @@ def fit_shots(
             tokenizer=tokenizer,
             context=context,
             context_budget=context_budget,
+            history=history,
         )
         if tokens.total <= limit or not kept:
             return kept, tokens

@@ -11,11 +11,24 @@ each message as a role header, its content and a blank line, then opens the assi
 
     ### Assistant:
 
-Role headers are ``### System:``, ``### User:``, ``### Assistant:`` and ``### Tool:`` (the role,
-capitalised). The prompt ends with ``### Assistant:`` and one newline; the model writes the answer
-after it and then its end-of-sequence token (``tokenizer.eos_token``; ``</s>`` when there is no
-tokenizer). Training text is exactly the serving prompt followed by the target and the EOS token,
-so a model is trained on the format it is served with and learns where to stop.
+Role headers are ``### System:``, ``### User:`` and ``### Assistant:``. The prompt ends with
+``### Assistant:`` and one newline; the model writes the answer after it and then its
+end-of-sequence token (``tokenizer.eos_token``; ``</s>`` when there is no tokenizer). Training
+text is exactly the serving prompt followed by the target and the EOS token, so a model is
+trained on the format it is served with and learns where to stop.
+
+A conversation's earlier turns (``adapt serve`` with several messages) keep the single-turn shape
+the model was trained on: they are folded into the user block, before the rendered template::
+
+    ### User:
+    Earlier in this conversation:
+    User: {earlier user message}
+    Assistant: {earlier answer}
+
+    {rendered template}
+
+With a chat template, earlier turns are messages of their own between the system message and the
+last user message, as the template renders any conversation.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from typing import Any
 from adaptfile.prompt.template import Passage, PromptTemplate, Shot, TemplateError, template_variables
 
 PLAIN_EOS = "</s>"  # end of sequence when there is no tokenizer (the plain format's stop marker)
+PLAIN_HISTORY = "Earlier in this conversation:\n"  # heads the earlier turns folded into the user block
 
 Messages = list[dict[str, str]]
 
@@ -37,12 +51,15 @@ def render_messages(
     shots: Sequence[Shot],
     context: Sequence[Passage],
     question: str,
+    history: Sequence[dict[str, str]] = (),
 ) -> Messages:
-    """[system: instruction, user: the rendered template]; no system message when the instruction is empty."""
+    """[system: instruction, *history, user: the rendered template]; no system message when the
+    instruction is empty. `history` holds a conversation's earlier user and assistant turns."""
     user = template.render(**template_variables(instruction, shots, context, question))
     messages: Messages = []
     if instruction.strip():
         messages.append({"role": "system", "content": instruction.strip()})
+    messages.extend({"role": m["role"], "content": m["content"]} for m in history)
     messages.append({"role": "user", "content": user.strip("\n")})
     return messages
 
@@ -89,8 +106,17 @@ def eos_token(tokenizer: Any | None) -> str:
 
 
 def plain_prompt(messages: Messages) -> str:
-    """The documented plain format (see the module docstring)."""
-    parts = [f"### {m['role'].capitalize()}:\n{m['content']}\n\n" for m in messages]
+    """The documented plain format (see the module docstring): system blocks, then one user block
+    that holds the earlier turns, folded, before the last message."""
+    *earlier, last = messages
+    blocks = [m for m in earlier if m["role"] == "system"]
+    turns = [m for m in earlier if m["role"] != "system"]
+    content = last["content"]
+    if turns:
+        folded = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in turns)
+        content = f"{PLAIN_HISTORY}{folded}\n{content}"
+    blocks.append({"role": last["role"], "content": content})
+    parts = [f"### {m['role'].capitalize()}:\n{m['content']}\n\n" for m in blocks]
     return "".join(parts) + "### Assistant:\n"
 
 

@@ -1,15 +1,16 @@
-"""The language model of a variant: load base (+ adapter) once, greedy generation, teacher-forced NLL."""
+"""The language model of a variant: load base (+ adapter) once, generation (greedy or seeded sampling), teacher-forced NLL."""
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from adaptfile.errors import ConfigError
 from adaptfile.runtime.artifacts import VariantArtifacts
+from adaptfile.runtime.generation import Generation, Sampling, final_text, first_stop
 
 SMALL_MODEL = 20_000_000  # parameters: below this, CPU inference runs single-threaded
 
@@ -97,27 +98,56 @@ class LoadedModel:
         """The prompt's tokens, exactly as training tokenized prompts (special tokens added)."""
         return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
 
-    def generate(self, prompt_ids: list[int], max_new_tokens: int) -> tuple[str, int]:
-        """Greedy continuation until EOS or `max_new_tokens`; returns (text, tokens generated)."""
+    def generate(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int,
+        sampling: Sampling | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """Continue the prompt until EOS, a stop string or `max_new_tokens`: greedily unless
+        `sampling` has a temperature. `on_text` receives the answer piece by piece as it settles
+        (the pieces join up to the returned text); returning False from it stops generating."""
         import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
+        from adaptfile.runtime.sampling import SeededSampler, TextProgress
+
+        sampling = sampling or Sampling()
         keep = max(1, self.window - max_new_tokens)
         ids = torch.tensor([prompt_ids[-keep:]], device=self.device)
         eos = self.tokenizer.eos_token_id
+        progress = TextProgress(self.tokenizer, ids.shape[1], eos, sampling.stop, on_text)
+        processors = LogitsProcessorList()
+        if not sampling.greedy:
+            generator = torch.Generator(device=self.device)
+            if sampling.seed is None:
+                generator.seed()  # a fresh nondeterministic seed, not the generator's fixed default
+            else:
+                generator.manual_seed(sampling.seed)
+            processors.append(SeededSampler(sampling.temperature, sampling.top_p, generator))
+        watching = sampling.stop or on_text is not None  # decoding every step costs; only when needed
         with self._computing():
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
+                do_sample=False,  # sampling, when asked for, is SeededSampler's
                 no_repeat_ngram_size=4,  # greedy decoding of small models loops on a phrase otherwise
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([progress] if watching else []),
                 eos_token_id=eos,
                 pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
             )
         new = out[0, ids.shape[1] :].tolist()
-        if eos is not None and eos in new:
+        ended = eos is not None and eos in new
+        if ended:
             new = new[: new.index(eos)]
-        return self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(new)
+        decoded = progress.decoded(new)
+        text = final_text(decoded, sampling.stop)
+        progress.show(text)
+        stopped = ended or first_stop(decoded, sampling.stop) is not None or len(new) < max_new_tokens
+        return Generation(text, len(new), "stop" if stopped else "length")
 
     def answer_nll(self, prompt_ids: list[int], answer: str) -> tuple[float, int]:
         """Mean negative log-likelihood per gold-answer token (answer + EOS) given the prompt, one forward pass."""

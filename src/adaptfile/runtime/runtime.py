@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adaptfile.runtime.artifacts import VariantArtifacts, from_upstream, load_artifacts
+from adaptfile.runtime.generation import Generation, Sampling
 
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -120,16 +122,37 @@ class Runtime:
         with self._lock:
             return retriever.retrieve(question)
 
-    def prepare(self, question: str, chunks: list[Any] | None = None) -> Prepared:
-        """The serving prompt for `question` (retrieving unless `chunks` are given)."""
+    def prepare(
+        self,
+        question: str,
+        chunks: list[Any] | None = None,
+        *,
+        history: Sequence[dict[str, str]] = (),
+        system: str = "",
+    ) -> Prepared:
+        """The serving prompt for `question` (retrieving for it unless `chunks` are given), after the
+        conversation's earlier `history` turns and with a client's `system` text after the instruction."""
         from adaptfile.prompt.template import Passage
 
-        chunks = self.retrieve(question) if chunks is None else chunks
-        passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
-        assembled = self.prompt_build.assemble(question, passages)
+        with self._lock:  # the tokenizer is shared with generation, and fast tokenizers are not thread-safe
+            chunks = self.retrieve(question) if chunks is None else chunks
+            passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
+            assembled = self.prompt_build.assemble(question, passages, history=history, system=system)
+            ids = self.model.prompt_ids(assembled.prompt)
         shown = assembled.context  # what survived fitting the prompt budget: cite only what the model saw
         citations = [Citation(p.path, p.start, p.end) for p in shown]
-        return Prepared(assembled.prompt, self.model.prompt_ids(assembled.prompt), citations, shown)
+        return Prepared(assembled.prompt, ids, citations, shown)
+
+    def generate(
+        self,
+        prepared: Prepared,
+        max_new_tokens: int | None = None,
+        sampling: Sampling | None = None,
+        on_text: Callable[[str], bool] | None = None,
+    ) -> Generation:
+        """The model's continuation of a prepared prompt (greedy by default); see LoadedModel.generate."""
+        with self._lock:
+            return self.model.generate(prepared.ids, max_new_tokens or self.max_new_tokens, sampling, on_text)
 
     def answer(self, question: str, max_new_tokens: int | None = None) -> Answer:
         """Retrieve, assemble the prompt, generate greedily until EOS."""
@@ -137,9 +160,11 @@ class Runtime:
         started = time.perf_counter()
         with self._lock:
             prepared = self.prepare(question)
-            text, produced = self.model.generate(prepared.ids, max_new_tokens or self.max_new_tokens)
+            generation = self.generate(prepared, max_new_tokens)
         latency = (time.perf_counter() - started) * 1000
-        return Answer(text, prepared.citations, len(prepared.ids), round(latency, 3), produced)
+        return Answer(
+            generation.text, prepared.citations, len(prepared.ids), round(latency, 3), generation.tokens
+        )
 
     def answer_nll(self, question: str, gold: str, prepared: Prepared | None = None) -> float:
         """Mean NLL per token of `gold` (+ EOS) given the serving prompt, teacher-forced."""

@@ -38,7 +38,7 @@ class EvalVariant:
             started = time.perf_counter()
             chunks = runtime.retrieve(row.input)
             prepared = runtime.prepare(row.input, chunks)
-            text, _ = runtime.model.generate(prepared.ids, runtime.max_new_tokens)
+            text = runtime.model.generate(prepared.ids, runtime.max_new_tokens).text
             latency = (time.perf_counter() - started) * 1000
             gold = row.label or row.output
             rank = (
