@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adaptfile.config.model import ModelConfig
+from adaptfile.config.model import AdaptConfig, ModelConfig
 from adaptfile.errors import ConfigError
 from adaptfile.plan.gguf_header import GgufHeader, read_gguf_header
 from adaptfile.plan.model_info import DEFAULT_CONTEXT, ModelInfo
@@ -47,6 +47,7 @@ def locate_gguf(model: ModelConfig, root: Path) -> Path | None:
     """The GGUF file model.base names (a .gguf path, or a directory with model.gguf_file); None if it names none."""
     if model.gguf_file is None:
         if not model.base.lower().endswith(GGUF_SUFFIX):
+            _refuse_gguf_directory(model, root)
             return None
         path = root / model.base
         if not path.is_file():
@@ -72,6 +73,19 @@ def locate_gguf(model: ModelConfig, root: Path) -> Path | None:
             hint="set model.gguf_file to the name of a .gguf file inside the directory model.base",
         )
     return path
+
+
+def _refuse_gguf_directory(model: ModelConfig, root: Path) -> None:
+    """A directory of .gguf files without config.json needs model.gguf_file to say which one."""
+    directory = root / model.base
+    if not directory.is_dir() or (directory / "config.json").is_file():
+        return
+    found = sorted(p.name for p in directory.glob(f"*{GGUF_SUFFIX}"))
+    if found:
+        raise ConfigError(
+            f"model.base = {model.base!r} holds GGUF files ({', '.join(found)}) but no config.json",
+            hint=f"set model.gguf_file to one of them, e.g. gguf_file = {found[0]!r}",
+        )
 
 
 def check_importable(header: GgufHeader, key: str = "model.base") -> None:
@@ -133,3 +147,16 @@ def gguf_model_info(path: Path, name: str, key: str = "model.base", context: int
         context=context or header.context_length or DEFAULT_CONTEXT, experts=header.expert_count,
         gated_mlp=any(".ffn_gate" in t.name for t in header.tensors), source="gguf", notes=(note,),
     )  # fmt: skip
+
+
+def resolve_gguf_model(config: AdaptConfig, root: Path) -> ModelInfo | None:
+    """ModelInfo when model.base names a GGUF file (a .gguf path, or a directory and model.gguf_file); else None.
+
+    Meant as the first thing `resolve_model` tries: every GGUF problem is a ConfigError naming
+    model.base or model.gguf_file with its fix.
+    """
+    path = locate_gguf(config.model, root)
+    if path is None:
+        return None
+    key = "model.gguf_file" if config.model.gguf_file else "model.base"
+    return gguf_model_info(path, config.model.base, key, config.model.context)
