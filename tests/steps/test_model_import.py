@@ -112,3 +112,25 @@ def test_refuses_anything_but_one_gguf_input(tmp_path: Path) -> None:
                       io.StringIO())  # fmt: skip
     with pytest.raises(ConfigError, match=r"step model.import: expected one \.gguf input, got 0"):
         kind.run(ctx)
+
+
+def test_engine_builds_it_to_the_same_lock_wherever_the_gguf_lies(tmp_path: Path) -> None:
+    """Through the engine: the GGUF outside the project is named "@models/tiny.gguf", so two clones whose
+    GGUF sits at different absolute paths write byte-identical adapt.lock files; a rebuild is a no-op."""
+    from adaptfile.engine import build
+    from adaptfile.plan.model import StepSpec
+
+    locks = []
+    for clone in ("one", "two"):
+        (tmp_path / clone / "site" / "models").mkdir(parents=True)
+        gguf = write_tiny_gguf(tmp_path / clone / "site" / "models" / "tiny.gguf")
+        project = tmp_path / clone / "project"
+        project.mkdir()
+        specs = [StepSpec("model.import", "model.import", (), {}, (str(gguf),))]
+        first = build(project, specs)
+        assert first.ok, [o.error for o in first.outcomes]
+        assert [o.outcome for o in first.outcomes] == ["ran"]
+        assert [o.outcome for o in build(project, specs).outcomes] == ["fresh"]
+        locks.append((project / "adapt.lock").read_bytes())
+    assert locks[0] == locks[1]
+    assert b"@models/tiny.gguf" in locks[0] and str(tmp_path).encode() not in locks[0]
