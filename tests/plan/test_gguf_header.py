@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adaptfile.errors import ConfigError
-from adaptfile.plan.gguf_header import SkippedArray, read_gguf_header
+from adaptfile.plan.gguf_header import FILE_TYPES, GGML_TYPES, SkippedArray, read_gguf_header
 from tiny_gguf import CONTEXT, FFN, HEADS, HIDDEN, KV_HEADS, LAYERS, expected_params, write_tiny_gguf
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -115,3 +115,16 @@ def test_reader_imports_neither_numpy_nor_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_type_tables_match_the_gguf_package() -> None:
+    """GGML_TYPES and FILE_TYPES were copied from gguf/constants.py; they still say what it says."""
+    gguf = pytest.importorskip("gguf")
+    assert {
+        int(kind): (kind.name, *gguf.GGML_QUANT_SIZES[kind]) for kind in gguf.GGMLQuantizationType
+    } == GGML_TYPES
+    assert {
+        int(kind): kind.name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        for kind in gguf.LlamaFileType
+        if kind.name != "GUESSED"
+    } == FILE_TYPES

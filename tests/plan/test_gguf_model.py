@@ -10,7 +10,14 @@ from adaptfile.config import parse_config
 from adaptfile.errors import ConfigError
 from adaptfile.plan import gguf_model
 from adaptfile.plan.gguf_header import read_gguf_header
-from adaptfile.plan.gguf_model import check_importable, gguf_model_info, locate_gguf, resolve_gguf_model
+from adaptfile.plan.gguf_model import (
+    check_importable,
+    gguf_model_info,
+    import_step,
+    locate_gguf,
+    resolve_gguf_model,
+)
+from adaptfile.plan.model import StepSpec
 from tiny_gguf import CONTEXT, FFN, HEADS, HIDDEN, KV_HEADS, LAYERS, expected_params, write_tiny_gguf
 
 
@@ -138,3 +145,12 @@ def test_support_tables_match_the_installed_transformers_and_gguf() -> None:
     assert {"F32", "F16", "BF16"} | set(GGML_NAME.values()) == gguf_model.NEW_LOADER_TYPES
     assert set(GGUF_TOKENIZER_TYPES) == gguf_model.TOKENIZER_TYPES
     assert all(name in GGMLQuantizationType.__members__ for name in gguf_model.LEGACY_TYPES)
+
+
+def test_import_step_reads_the_gguf_and_no_params() -> None:
+    assert import_step(config_with("models/tiny.gguf").model) == StepSpec(
+        "model.import", "model.import", (), {}, ("models/tiny.gguf",)
+    )
+    assert import_step(config_with("/opt/models/", "x.gguf").model).inputs == ("/opt/models/x.gguf",)
+    assert import_step(config_with("Qwen/Qwen2.5-0.5B").model) is None
+    assert import_step(config_with("scratch").model) is None

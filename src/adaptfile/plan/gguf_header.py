@@ -90,7 +90,7 @@ class TensorInfo:
 
     @property
     def type_name(self) -> str:
-        return GGML_TYPES[self.ggml_type][0] if self.ggml_type in GGML_TYPES else f"type {self.ggml_type}"
+        return GGML_TYPES[self.ggml_type][0] if self.ggml_type in GGML_TYPES else f"unknown({self.ggml_type})"
 
     @property
     def nbytes(self) -> int | None:

@@ -7,9 +7,11 @@ from pathlib import Path
 from adaptfile.config.model import AdaptConfig, ModelConfig
 from adaptfile.errors import ConfigError
 from adaptfile.plan.gguf_header import GgufHeader, read_gguf_header
+from adaptfile.plan.model import StepSpec
 from adaptfile.plan.model_info import DEFAULT_CONTEXT, ModelInfo
 
 GGUF_SUFFIX = ".gguf"
+IMPORT_STEP = "model.import"  # its output model/ is the base model of every later step
 
 # general.architecture values transformers 5.24.0 can load from GGUF, in llama.cpp's spelling:
 # modeling_gguf_pytorch_utils.GGUF_SUPPORTED_ARCHITECTURES (the legacy loader, without its
@@ -160,3 +162,16 @@ def resolve_gguf_model(config: AdaptConfig, root: Path) -> ModelInfo | None:
         return None
     key = "model.gguf_file" if config.model.gguf_file else "model.base"
     return gguf_model_info(path, config.model.base, key, config.model.context)
+
+
+def import_step(model: ModelConfig) -> StepSpec | None:
+    """The model.import step for a GGUF base, or None. Its one input is the GGUF path as adapt.toml
+    gives it (the engine names a file outside the project "@<dir>/<file>", so keys stay
+    machine-independent); it has no params, so the path itself never enters a key."""
+    if model.gguf_file:
+        path = f"{model.base.rstrip('/')}/{model.gguf_file}"
+    elif model.base.lower().endswith(GGUF_SUFFIX):
+        path = model.base
+    else:
+        return None
+    return StepSpec(IMPORT_STEP, IMPORT_STEP, (), {}, (path,))
