@@ -67,7 +67,11 @@ def import_gguf(path: Path, out: Path) -> None:
     directory, name = str(path.parent), path.name
     # dequantize=True: with the `kernels` package installed, the new loader would keep packed blocks.
     loaded = AutoModelForCausalLM.from_pretrained(
-        directory, gguf_file=name, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+        directory,
+        gguf_file=name,
+        dtype=torch.float32,
+        quantization_config=GgufConfig(dequantize=True),
+        use_safetensors=True,  # the project-wide rule (tests/badinput/test_security.py); a GGUF is never unpickled
     )
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
