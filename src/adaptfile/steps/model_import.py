@@ -72,6 +72,7 @@ def import_gguf(path: Path, out: Path) -> None:
         dtype=torch.float32,
         quantization_config=GgufConfig(dequantize=True),
         use_safetensors=True,  # the project-wide rule (tests/badinput/test_security.py); a GGUF is never unpickled
+        local_files_only=True,
     )
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
@@ -83,7 +84,9 @@ def import_gguf(path: Path, out: Path) -> None:
     model.tie_weights()
     model.generation_config = copy.deepcopy(loaded.generation_config)
     model.save_pretrained(out)
-    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    # local_files_only explicitly: transformers writes it into tokenizer_config.json, and left unset it
+    # follows HF_HUB_OFFLINE, so the same GGUF would import to different bytes on different machines.
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name, local_files_only=True)
     tokenizer.name_or_path = ""
     tokenizer.model_max_length = config.max_position_embeddings  # a GGUF tokenizer has no limit of its own
     tokenizer.save_pretrained(out)
