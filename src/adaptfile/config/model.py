@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Task = Literal["qa", "classify", "extract", "summarize", "chat", "generate"]
 Strategy = Literal["icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain"]
@@ -82,7 +90,10 @@ class ScratchConfig(Table):
 
 
 class ModelConfig(Table):
-    base: str = Field(min_length=1, description='Hub id, local directory, or "scratch" to train a new model.')
+    base: str = Field(
+        min_length=1,
+        description='Hub id, local directory, .gguf file, or "scratch" to train a new model.',
+    )
     revision: str = Field("main", min_length=1, description="Hub revision, pinned into adapt.lock.")
     params: ParamCount | None = Field(
         None, description='Parameter count ("7B", "500M") when config.json cannot tell it.'
@@ -90,12 +101,30 @@ class ModelConfig(Table):
     context: int | None = Field(
         None, ge=16, description="Context window in tokens when config.json cannot tell it."
     )
+    gguf_file: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of a .gguf file inside the directory model.base, imported as the base model.",
+    )
     trust_remote_code: bool = Field(
         False, description="Allow the model repository's own Python code to run. Off by default."
     )
     scratch: ScratchConfig = Field(
         default_factory=ScratchConfig, description='Size of the model when base = "scratch".'
     )
+
+    @field_validator("gguf_file")
+    @classmethod
+    def _gguf_file_in_a_directory(cls, value: str | None, info: ValidationInfo) -> str | None:
+        base = info.data.get("base", "")
+        if value is not None and (base == "scratch" or base.lower().endswith(".gguf")):
+            raise ValueError(
+                f"without a directory: model.base = {base!r} is not one; set model.base to the directory "
+                "holding the file, or remove gguf_file (a .gguf path can go in model.base itself)"
+            )
+        if value is not None and ("/" in value or "\\" in value):
+            raise ValueError("must be a file name inside the directory model.base, not a path")
+        return value
 
 
 class KnowledgeConfig(Table):

@@ -14,6 +14,7 @@ ENTRY_POINT_GROUP = "adaptfile.steps"
 # Built-in kinds: name → "module:attribute", imported only when a plan uses the kind.
 # Later issues fill this in (knowledge.load, rag.index, lora.train, ...); the engine knows no ML.
 BUILTIN_KINDS: dict[str, str] = {
+    "model.import": "adaptfile.steps.model_import:kind",
     "knowledge.load": "adaptfile.steps.knowledge_load:kind",
     "knowledge.chunk": "adaptfile.steps.knowledge_chunk:kind",
     "rag.index": "adaptfile.steps.rag_index:kind",
