@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from adaptfile.errors import UsageError
 from adaptfile.knowledge.embedders import Embedder, get_embedder
-from adaptfile.knowledge.index import load_index, read_manifest
+from adaptfile.knowledge.index import BM25_DIR, load_index, read_manifest
 from adaptfile.knowledge.pipeline import GAPS
 
 if TYPE_CHECKING:
@@ -94,6 +94,11 @@ class Retriever:
             embedder=embedder,
             window=int(settings.get("window", WINDOW)) if window is None else window,
         )
+        bm25 = persist_dir / BM25_DIR
+        if bm25.is_dir():  # built with the index; older indexes have none and build it on first use
+            from llama_index.retrievers.bm25 import BM25Retriever
+
+            retriever._bm25 = BM25Retriever.from_persist_dir(str(bm25), show_progress=False)
         gaps = persist_dir / GAPS
         if gaps.is_file():  # older indexes have none: their passages stop where chunks do not overlap
             retriever.gaps = json.loads(gaps.read_text(encoding="utf-8"))
