@@ -23,7 +23,9 @@ QUESTIONS = ["alpha value number 7", "beta value number 3", "value number 11 of 
 
 @pytest.fixture
 def project(tree, long_text) -> tuple[Path, list[str]]:
-    docs = {f"docs/{topic}.md": f"# {topic}\n\n" + long_text(topic, 15) for topic in ("alpha", "beta", "gamma")}
+    docs = {
+        f"docs/{topic}.md": f"# {topic}\n\n" + long_text(topic, 15) for topic in ("alpha", "beta", "gamma")
+    }
     docs["docs/delta.txt"] = long_text("delta", 12)
     return tree(docs), sorted(docs)
 

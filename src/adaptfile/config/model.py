@@ -219,7 +219,7 @@ class RagConfig(Table):
     url: str | None = Field(
         None,
         min_length=1,
-        description="Qdrant server URL for rag.store = \"qdrant\" (API key from $QDRANT_API_KEY); "
+        description='Qdrant server URL for rag.store = "qdrant" (API key from $QDRANT_API_KEY); '
         "the collection is named after the project and the index key.",
     )
     retriever: Literal["vector", "hybrid"] = Field(
