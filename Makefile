@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine; each creates its own virtual environment in .venv.
 #   make demo   install adaptfile and run it on the offline example (examples/quickstart):
 #               plan, build (tiny model, embeddings, LoRA, evaluation), leaderboard, a question
-#   make test   install adaptfile with its test tools and run the test suite (slow tests excluded)
+#   make test   install adaptfile with its test tools and vector stores and run the test suite (slow tests excluded)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,7 +22,7 @@ $(VENV)/.installed-ml: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-ml
-	$(BIN)/pip install --quiet -e '.[ml,dev]'
+	$(BIN)/pip install --quiet -e '.[ml,dev,faiss,qdrant]'  # the tests cover every vector store
 	touch $@
 
 demo: $(VENV)/.installed-ml

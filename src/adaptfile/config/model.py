@@ -244,7 +244,17 @@ class RagConfig(Table):
         min_length=1,
         description="sentence-transformers model id or local path.",
     )
-    store: Literal["simple", "faiss"] = Field("simple", description="Vector store.")
+    store: Literal["simple", "faiss", "qdrant"] = Field(
+        "simple",
+        description="Vector store: simple (llama-index's JSON), faiss (extra adaptfile[faiss]) or qdrant "
+        "(extra adaptfile[qdrant]; embedded in the index directory unless rag.url names a server).",
+    )
+    url: str | None = Field(
+        None,
+        min_length=1,
+        description='Qdrant server URL for rag.store = "qdrant" (API key from $QDRANT_API_KEY); '
+        "the collection is named after the project and the index key.",
+    )
     retriever: Literal["vector", "hybrid"] = Field(
         "hybrid", description="vector, or hybrid (BM25 + vector, relative-score fusion)."
     )
@@ -255,6 +265,12 @@ class RagConfig(Table):
         description="Neighbouring chunks returned on each side of a retrieved chunk (small-to-big); "
         "default: up to 2, as many as the prompt budget holds.",
     )
+
+    @model_validator(mode="after")
+    def _url_needs_qdrant(self) -> RagConfig:
+        if self.url and self.store != "qdrant":
+            raise ValueError(f'url is only read by store = "qdrant" (store is "{self.store}")')
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> RagConfig:

@@ -1,15 +1,16 @@
-"""Embed chunks through a per-chunk cache keyed by text + embedder id + revision, reporting throughput."""
+"""Embed chunks through a per-chunk cache (text + embedder id + revision) in length-sorted batches, on the GPU or a CPU pool."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adaptfile.knowledge.embedders import Embedder
 
@@ -18,7 +19,12 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, "float | None", str], None]
 CACHE_SCHEMA = 1
-GROUP = 256  # texts per encode call between progress reports
+GROUP = 256  # texts per encode call between progress reports (per worker, with a pool)
+BATCH = 64  # texts per forward pass; neighbours in length order, so little padding
+# A pool starts one model copy per process (seconds each): worth it only for a long pass, and only with
+# more than 2 cores (2 torch threads in one process already use both).
+POOL_MIN_TEXTS = 2048
+POOL_THREADS = 2  # torch threads per pool worker: cores // POOL_THREADS workers
 
 
 def embedding_key(embedder: Embedder, text: str) -> str:
@@ -96,22 +102,23 @@ def embed_texts(
         else:
             missing.setdefault(key, row)
     stats.reused = sum(key in stored for key in keys)
-    # Longest first, as sentence-transformers sorts inside each call, so groups batch as well as one call.
+    # Longest first, so each batch holds texts of similar length (padding is most of the CPU cost on mixed
+    # lengths) and the progress rate is honest from the start.
     todo = sorted(missing.items(), key=lambda item: -len(texts[item[1]]))
     started = time.perf_counter()
-    for start in range(0, len(todo), GROUP):
-        group = todo[start : start + GROUP]
-        batch = [texts[row] for _, row in group]
-        out = embedder.embed(batch)
-        for (_, row), vector in zip(group, out, strict=True):
-            vectors[row] = vector
-        if cache is not None:
-            cache.put_many([(key, embedder.dims, out[i].tobytes()) for i, (key, _) in enumerate(group)])
-        stats.embedded += len(group)
-        if progress is not None:
-            progress(
-                stats.embedded, len(todo), _rate(stats.embedded, len(todo), time.perf_counter() - started)
-            )
+    with Encoder(embedder, len(todo)) as encoder:
+        step = GROUP * encoder.workers
+        for start in range(0, len(todo), step):
+            group = todo[start : start + step]
+            out = encoder.encode([texts[row] for _, row in group])
+            for (_, row), vector in zip(group, out, strict=True):
+                vectors[row] = vector
+            if cache is not None:
+                cache.put_many([(key, embedder.dims, out[i].tobytes()) for i, (key, _) in enumerate(group)])
+            stats.embedded += len(group)
+            if progress is not None:
+                rate = _rate(stats.embedded, len(todo), time.perf_counter() - started)
+                progress(stats.embedded, len(todo), rate)
     stats.seconds = time.perf_counter() - started
     if count_tokens and todo:
         stats.tokens = sum(min(embedder.count_tokens(texts[row]), embedder.text_window) for _, row in todo)
@@ -126,3 +133,86 @@ def _rate(done: int, total: int, seconds: float) -> str:
     per_second = done / seconds if seconds else 0.0
     eta = (total - done) / per_second if per_second else 0.0
     return f"embedding: {done}/{total} chunks, {per_second:.1f} chunks/s, ETA {eta:.0f}s"
+
+
+class Encoder:
+    """Encodes length-sorted groups on the best device: the GPU when torch sees one, else a process pool
+    (sentence-transformers' multi-process API) on machines with more than 2 cores and enough texts, else
+    the embedder in this process. Embedders without a sentence-transformers model always embed in-process."""
+
+    def __init__(self, embedder: Embedder, count: int, workers: int | None = None) -> None:
+        self.embedder = embedder
+        self.model = getattr(embedder, "model", None)
+        self.workers = 1
+        self.device = "cpu"
+        self._pool: Any = None
+        if self.model is None or count == 0:
+            return
+        if _cuda_available():
+            self.device = "cuda"
+        else:
+            self.workers = workers if workers is not None else pool_workers(count)
+
+    def __enter__(self) -> Encoder:
+        if self.device == "cuda" and str(self.model.device) == "cpu":
+            self.model.to("cuda")  # stays there: queries in this process then embed on the GPU too
+        if self.workers > 1:
+            self._pool = _start_pool(self.model, self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self.model.stop_multi_process_pool(self._pool)
+            self._pool = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        if self._pool is None:
+            return self.embedder.embed(texts, batch_size=BATCH)
+        vectors = self.model.encode(
+            texts,
+            pool=self._pool,
+            batch_size=BATCH,
+            chunk_size=BATCH,  # one length-sorted batch per task, spread over the workers
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.embedder.dims)
+
+
+def pool_workers(count: int, cores: int | None = None) -> int:
+    """Processes for embedding `count` texts on `cores` CPU cores (1: no pool)."""
+    cores = cores or _usable_cores()
+    if cores <= 2 or count < POOL_MIN_TEXTS:
+        return 1
+    return max(cores // POOL_THREADS, 1)
+
+
+def _start_pool(model: Any, workers: int) -> Any:
+    """The pool's spawned workers read OMP_NUM_THREADS when they import torch: it is set only while they
+    start (each gets POOL_THREADS threads instead of one per core, which would oversubscribe the CPU),
+    then restored, so this process's environment is unchanged."""
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(POOL_THREADS)
+    try:
+        return model.start_multi_process_pool(target_devices=["cpu"] * workers)
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())

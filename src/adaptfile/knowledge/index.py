@@ -1,25 +1,35 @@
-"""Build and persist a plain llama-index VectorStoreIndex from chunks and their vectors; load it back."""
+"""Build and persist a plain llama-index VectorStoreIndex (simple, faiss or Qdrant vectors) plus its BM25 index."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adaptfile.errors import ConfigError
 from adaptfile.knowledge.chunking import Chunk
 from adaptfile.knowledge.embedders import Embedder
+from adaptfile.knowledge.stores import (
+    StoreSpec,
+    close_store,
+    new_vector_store,
+    node_id,
+    open_vector_store,
+    require_store,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
     from llama_index.core import VectorStoreIndex
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 INDEX_ID = "adapt"
 MANIFEST = "adapt_index.json"  # written beside llama-index's files: embedder, chunk settings, counts
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "store" in the manifest, the BM25 index in bm25/
+BM25_DIR = "bm25"
+INSERT_BATCH = 2048  # nodes given embeddings and inserted at a time (llama-index's own insert batch)
 
 
 def llama_embedding(embedder: Embedder) -> BaseEmbedding:
@@ -50,44 +60,68 @@ def llama_embedding(embedder: Embedder) -> BaseEmbedding:
 
 
 def build_index(
-    chunks: Sequence[Chunk],
-    vectors: np.ndarray,
+    chunks: Iterable[Chunk],
+    vectors: Iterable[Sequence[float]],
     embedder: Embedder,
     persist_dir: Path,
     settings: dict[str, Any] | None = None,
-    store: str = "simple",
+    store: StoreSpec | str = "simple",
 ) -> str:
-    """Write the index under `persist_dir` (llama-index StorageContext layout); returns its digest."""
-    if store != "simple":
-        raise ConfigError(
-            f'rag.store = "{store}" is not supported yet',
-            hint='use rag.store = "simple" (the default)',
-        )
+    """Write the index under `persist_dir` (llama-index StorageContext layout, vectors in `store`, the BM25
+    half in `bm25/`); returns its digest. Chunks and vectors are consumed in batches, never copied whole."""
     from llama_index.core import StorageContext, VectorStoreIndex
 
-    nodes = []
-    for chunk, vector in zip(chunks, vectors, strict=True):
-        node = chunk.to_node()
-        node.embedding = [float(x) for x in vector]
-        nodes.append(node)
-    storage = StorageContext.from_defaults()
-    index = VectorStoreIndex(nodes, storage_context=storage, embed_model=llama_embedding(embedder))
-    index.set_index_id(INDEX_ID)
+    spec = store if isinstance(store, StoreSpec) else StoreSpec(store)
+    require_store(spec.kind)
     persist_dir.mkdir(parents=True, exist_ok=True)
-    storage.persist(persist_dir=str(persist_dir))
+    vector_store = new_vector_store(spec, persist_dir, embedder.dims)
+    storage = StorageContext.from_defaults(vector_store=vector_store)
+    try:
+        index = VectorStoreIndex(
+            [],
+            storage_context=storage,
+            embed_model=llama_embedding(embedder),
+            store_nodes_override=True,  # the docstore keeps every node, whatever the store: BM25 reads it
+        )
+        index.set_index_id(INDEX_ID)
+        count = 0
+        pairs = zip(chunks, vectors, strict=True)
+        while batch := list(itertools.islice(pairs, INSERT_BATCH)):
+            nodes = []
+            for chunk, vector in batch:
+                node = chunk.to_node()
+                node.id_ = node_id(spec.kind, chunk.id)
+                node.embedding = [float(x) for x in vector]
+                nodes.append(node)
+            index.insert_nodes(nodes)
+            count += len(nodes)
+        storage.persist(persist_dir=str(persist_dir))
+    finally:
+        close_store(spec, persist_dir)
+    persist_bm25(index, persist_dir)
     manifest = {
         "format": FORMAT_VERSION,
         "index_id": INDEX_ID,
         "embed_model": embedder.id,
         "embed_revision": embedder.revision,
         "dims": embedder.dims,
-        "chunks": len(nodes),
+        "chunks": count,
         "settings": settings or {},
+        "store": spec.to_json(),
     }
     (persist_dir / MANIFEST).write_text(
         json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
     return index_digest(persist_dir)
+
+
+def persist_bm25(index: VectorStoreIndex, persist_dir: Path) -> None:
+    """The lexical half of hybrid retrieval, indexed once here (bm25s files) instead of in every reader."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    nodes = list(index.docstore.docs.values())
+    if nodes:
+        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(str(persist_dir / BM25_DIR))
 
 
 def index_digest(persist_dir: Path) -> str:
@@ -110,8 +144,10 @@ def read_manifest(persist_dir: Path) -> dict[str, Any]:
 
 
 def load_index(persist_dir: Path, embedder: Embedder) -> VectorStoreIndex:
-    """The persisted index, with `embedder` answering query embeddings."""
+    """The persisted index, its vectors in the store it was built with, `embedder` answering queries."""
     from llama_index.core import StorageContext, load_index_from_storage
 
-    storage = StorageContext.from_defaults(persist_dir=str(persist_dir))
+    spec = StoreSpec.from_json(read_manifest(persist_dir).get("store"))
+    vector_store = open_vector_store(spec, persist_dir)
+    storage = StorageContext.from_defaults(persist_dir=str(persist_dir), vector_store=vector_store)
     return load_index_from_storage(storage, index_id=INDEX_ID, embed_model=llama_embedding(embedder))

@@ -15,6 +15,7 @@ from adaptfile.knowledge.documents import SourceDocument, load_documents, requir
 from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, Embedder, get_embedder
 from adaptfile.knowledge.embedding import EmbeddingCache, EmbedStats, Progress, embed_texts
 from adaptfile.knowledge.index import build_index
+from adaptfile.knowledge.stores import LOCAL_COLLECTION, StoreSpec, check_server, require_store
 
 EMBEDDING_CACHE = Path(".adapt") / "embeddings" / "vectors.sqlite"  # relative to the project root
 GAPS = "adapt_gaps.json"  # beside the index: source text between consecutive chunks that do not overlap
@@ -30,6 +31,7 @@ class RagSettings:
     chunk_overlap: int | None = None
     top_k: int = 4
     store: str = "simple"
+    url: str | None = None  # a Qdrant server (rag.store = "qdrant"); None: embedded, inside the index
     retriever: str = "hybrid"
     window: int = 2  # neighbouring chunks returned on each side of a retrieved chunk (small-to-big)
 
@@ -54,6 +56,10 @@ class RagSettings:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def store_spec(self, collection: str = LOCAL_COLLECTION) -> StoreSpec:
+        """Where the vectors go; `collection` names the Qdrant server collection."""
+        return StoreSpec(self.store, self.url if self.store == "qdrant" else None, collection)
 
 
 @dataclass
@@ -101,6 +107,9 @@ def build_rag(
 ) -> RagBuild:
     """Load, chunk, embed (through the per-chunk cache, default `<root>/.adapt/embeddings/`) and index."""
     settings = settings or RagSettings()
+    store = settings.store_spec()
+    require_store(store.kind)
+    check_server(store)
     files = sorted(files)
     require_files(files, files)
     report = RagBuild()
@@ -123,7 +132,7 @@ def build_rag(
     clock = time.perf_counter()
     write_gaps(persist_dir, chunk_gaps(loaded.documents, chunks))
     report.digest = build_index(
-        chunks, vectors, embedder, persist_dir, index_settings(settings, report), settings.store
+        chunks, vectors, embedder, persist_dir, index_settings(settings, report), store
     )
     report.seconds["index"] = time.perf_counter() - clock
     return report

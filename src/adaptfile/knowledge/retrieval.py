@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from adaptfile.errors import UsageError
 from adaptfile.knowledge.embedders import Embedder, recorded_embedder
-from adaptfile.knowledge.index import load_index, read_manifest
+from adaptfile.knowledge.index import BM25_DIR, load_index, read_manifest
 from adaptfile.knowledge.pipeline import GAPS
 
 if TYPE_CHECKING:
@@ -94,6 +94,11 @@ class Retriever:
             embedder=embedder,
             window=int(settings.get("window", WINDOW)) if window is None else window,
         )
+        bm25 = persist_dir / BM25_DIR
+        if bm25.is_dir():  # built with the index; older indexes have none and build it on first use
+            from llama_index.retrievers.bm25 import BM25Retriever
+
+            retriever._bm25 = BM25Retriever.from_persist_dir(str(bm25), show_progress=False)
         gaps = persist_dir / GAPS
         if gaps.is_file():  # older indexes have none: their passages stop where chunks do not overlap
             retriever.gaps = json.loads(gaps.read_text(encoding="utf-8"))
@@ -104,7 +109,7 @@ class Retriever:
         k = top_k or self.top_k
         depth = k if not self.window else max(k, FUSION_DEPTH)  # spare hits replace ones already returned
         if self.mode == "vector":
-            hits = self.index.as_retriever(similarity_top_k=depth).retrieve(question)
+            hits = self._vector_retriever(depth).retrieve(question)
         else:
             hits = self._fused(question, depth)
         if not self.window:
@@ -119,7 +124,7 @@ class Retriever:
 
         depth = max(k, FUSION_DEPTH)
         fusion = QueryFusionRetriever(
-            [self.index.as_retriever(similarity_top_k=depth), self._bm25_retriever(depth)],
+            [self._vector_retriever(depth), self._bm25_retriever(depth)],
             llm=MockLLM(),
             mode=FUSION_MODE,
             retriever_weights=list(FUSION_WEIGHTS),
@@ -129,13 +134,21 @@ class Retriever:
         )
         return fusion.retrieve(question)
 
+    def _vector_retriever(self, depth: int) -> Any:
+        """Over every node without naming them: `index.as_retriever()` passes all node ids as a filter,
+        which embedded Qdrant checks point by point (1.7 s a question at 5,000 chunks)."""
+        from llama_index.core.indices.vector_store.retrievers import VectorIndexRetriever
+
+        return VectorIndexRetriever(self.index, similarity_top_k=depth)
+
     def _bm25_retriever(self, depth: int) -> Any:
         if self._bm25 is None:
             from llama_index.retrievers.bm25 import BM25Retriever
 
             nodes = list(self.index.docstore.docs.values())
             self._bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(depth, len(nodes)))
-        self._bm25.similarity_top_k = min(depth, len(self.index.docstore.docs))
+        # its own document count: `docstore.docs` would deserialise every node on each question
+        self._bm25.similarity_top_k = min(depth, int(self._bm25.bm25.scores["num_docs"]))
         return self._bm25
 
 

@@ -68,6 +68,8 @@ def build_steps(
             "rag.top_k": rag["top_k"],
             "rag.window": rag["window"],
         }
+        if rag.get("url"):  # a Qdrant server: its collection is named after the project and this key
+            index |= {"rag.url": rag["url"], "project.name": config.project.name}
         steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index, embedder.inputs()))
     if uses_examples and data.examples:
         params = {"data.examples.path": data.examples.path, "data.examples.format": data.examples.format}

@@ -250,7 +250,7 @@ def _decide_rag(
         "retrieved_tokens": retrieved,
     }
     settings = {"chunk_size": chunk, "chunk_overlap": overlap, "top_k": r.top_k, "embed_model": r.embed_model,
-                "store": r.store, "retriever": r.retriever, "embed_window": window,
+                "store": r.store, "url": r.url, "retriever": r.retriever, "embed_window": window,
                 "window": neighbours}  # fmt: skip
     triggers = []
     if corpus > room:

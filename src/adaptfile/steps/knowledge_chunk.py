@@ -1,4 +1,4 @@
-"""Step knowledge.chunk: sentence-aware chunks sized to the embedder's window, with path and character span."""
+"""Step knowledge.chunk: chunks cut between whole sentences, lines and code blocks, sized to the embedder's window, with path and character span."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ class KnowledgeChunk:
     """chunks.jsonl ({id, path, start, end, text, title}) and chunking.json (the sizes actually used)."""
 
     name = "knowledge.chunk"
-    version = "1"
+    version = "2"  # 2: boundaries never inside commands, paths, URLs or code; headings start chunks
     params = ("rag.chunk_size", "rag.chunk_overlap", "rag.embed_model", "rag.embed_revision")
     outputs = ("chunks.jsonl", "chunking.json", "gaps.json")
     packages = ("llama-index-core", "sentence-transformers", "tokenizers")

@@ -24,11 +24,13 @@ class RagIndex:
     """index/: llama-index StorageContext files plus adapt_index.json; vectors cached in .adapt/embeddings/."""
 
     name = "rag.index"
-    version = "1"
+    version = "2"  # 2: faiss and Qdrant stores, the BM25 index persisted in index/bm25/
     params = (
         "rag.embed_model",
         "rag.embed_revision",
         "rag.store",
+        "rag.url",  # with project.name, only when the vectors go to a Qdrant server
+        "project.name",
         "rag.top_k",
         "rag.retriever",
         "rag.window",
@@ -49,10 +51,14 @@ class RagIndex:
             read_jsonl,
             write_gaps,
         )
+        from adaptfile.knowledge.stores import check_server, collection_name, require_store
 
+        settings = RagSettings.from_params(ctx.params)
+        store = settings.store_spec(collection_name(ctx.params.get("project.name", "adapt"), ctx.key))
+        require_store(store.kind)
+        check_server(store)  # before anything is embedded or cached
         chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
         chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
-        settings = RagSettings.from_params(ctx.params)
         embedder = get_embedder(settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root)
         ctx.progress(0, len(chunks), f"embedding {len(chunks)} chunks with {embedder.id}")
         vectors, stats = embed_chunks(chunks, embedder, ctx.root / EMBEDDING_CACHE, ctx.progress)
@@ -66,7 +72,7 @@ class RagIndex:
         }
         gaps = json.loads(find_upstream(ctx, "gaps.json").read_text(encoding="utf-8"))
         write_gaps(ctx.output("index"), gaps)
-        digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, settings.store)
+        digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, store)
         ctx.log(f"index of {len(chunks)} chunks written, digest {digest}")
 
 
