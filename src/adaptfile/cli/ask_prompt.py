@@ -32,6 +32,8 @@ def prompt_only(app: App, questions: Iterable[str], as_json: bool) -> None:
     build = PromptBuild.load(steps["prompt.render"], None, index_dir)
     if build.settings.get("tokenizer") == "pretrain.tokenizer" and "pretrain.tokenizer" in steps:
         build.tokenizer = load_tokenizer(str(steps["pretrain.tokenizer"] / "tokenizer"), project.root)
+    elif build.settings.get("tokenizer") == "model.import" and "model.import" in steps:
+        build.tokenizer = load_tokenizer(str(steps["model.import"] / "model"), project.root)
     elif build.settings.get("tokenizer") not in (None, "estimate (4 characters per token)"):
         revision = _locked_commit(project.root) or model.revision
         build.tokenizer = base_tokenizer(model, project.root, revision)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adaptfile.config.model import AdaptConfig
+from adaptfile.plan.gguf_model import IMPORT_STEP, import_step
 from adaptfile.plan.model import StepSpec, StrategyDecision, Variant
 from adaptfile.plan.model_info import EmbedderRef, ModelInfo
 
@@ -90,6 +91,10 @@ def build_steps(
         steps.append(StepSpec("icl.shots", "icl.shots", ("examples.load",), params, inputs))
 
     base_model = _model_params(config, model)
+    imported = import_step(config.model) if model.source == "gguf" else None
+    if imported:  # every step that reads the model reads the imported directory
+        steps.insert(0, imported)
+    model_dep: tuple[str, ...] = (IMPORT_STEP,) if imported else ()
     hardware = {
         "hardware.train.device": config.hardware.train.device,
         "hardware.train.count": config.hardware.train.count,
@@ -119,7 +124,8 @@ def build_steps(
             **hardware,
             "project.seed": config.project.seed,
         }
-        steps.append(StepSpec("cpt.train", "cpt.train", ("knowledge.load", *upstream), params, model_inputs))
+        deps = ("knowledge.load", *model_dep, *upstream)
+        steps.append(StepSpec("cpt.train", "cpt.train", deps, params, model_inputs))
         upstream = ("cpt.train",)
     for method in trainers:
         params = {
@@ -131,11 +137,11 @@ def build_steps(
             "icl.template": config.icl.template,  # training text is rendered with the serving template
             **_train_params(method, settings),
         }
-        deps = ("examples.load", *upstream)  # never eval.load: editing the eval set retrains nothing
+        deps = ("examples.load", *model_dep, *upstream)  # never eval.load: the eval set retrains nothing
         inputs = (*model_inputs, *templates)
         steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, inputs))
 
-    render_deps: tuple[str, ...] = tuple(d for d in ("icl.shots",) if shots > 0)
+    render_deps: tuple[str, ...] = (*model_dep, *(d for d in ("icl.shots",) if shots > 0))
     if knowledge_in_prompt and "icl" in chosen:
         render_deps = ("knowledge.load", *render_deps)
     if data.eval:
@@ -174,7 +180,7 @@ def _model_params(config: AdaptConfig, model: ModelInfo) -> dict[str, Any]:
     }
     if model.commit:
         params["model.commit"] = model.commit
-    elif not model.local_dir and config.model.base != "scratch":
+    elif not model.local_dir and config.model.base != "scratch" and model.source != "gguf":
         params["model.revision"] = config.model.revision  # unresolved (plan only, offline and uncached)
     return params
 
@@ -190,7 +196,7 @@ def plan_variants(
 ) -> tuple[Variant, ...]:
     """Cheapest first: base (zero-shot), icl, icl+rag, then one per trained model; names match the ladder."""
     ids = {s.id for s in steps}
-    parts = [s for s in ("pretrain.train",) if s in ids] + ["prompt.render"]
+    parts = [s for s in (IMPORT_STEP, "pretrain.train") if s in ids] + ["prompt.render"]
     found: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     if "icl" not in chosen or "icl.shots" in ids:
         found.append(("base", (), tuple(parts)))

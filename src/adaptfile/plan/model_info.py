@@ -125,6 +125,10 @@ def resolve_model(config: AdaptConfig, root: Path, pin: HubPin | None = None) ->
             "scratch", count, count, s.hidden, s.layers, s.heads, s.heads, inter, s.vocab_size,
             s.context, source="scratch",
         )  # fmt: skip
+    from adaptfile.plan.gguf_model import resolve_gguf_model
+
+    if (gguf := resolve_gguf_model(config, root)) is not None:
+        return gguf
     directory = root / m.base
     if directory.is_dir() and not (directory / "config.json").is_file():
         raise ConfigError(

@@ -10,7 +10,8 @@ from typing import Any
 
 from adaptfile.errors import ConfigError
 
-MODEL_STEPS = ("full.train", "cpt.train", "pretrain.train")  # later ones are what earlier ones trained on
+# later ones are what earlier ones trained on; model.import: a GGUF base dequantized into a model directory
+MODEL_STEPS = ("full.train", "cpt.train", "pretrain.train", "model.import")
 ADAPTER_STEPS = ("lora.train", "qlora.train", "prefix.train")
 PROMPT_FILES = ("system.txt", "template.j2", "shots.jsonl", "spares.jsonl", "prompt.json")
 BUILD_FIRST = "run `adapt build` first"

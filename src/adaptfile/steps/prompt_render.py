@@ -149,14 +149,11 @@ def _tokenizer(ctx: StepContext) -> tuple[Any | None, str]:
     """The tokenizer prompts are counted and wrapped with: the scratch model's, or the pinned base model's."""
     from adaptfile.prompt.budget import load_tokenizer
 
-    if "pretrain.tokenizer" in ctx.upstream:
-        return load_tokenizer(
-            str(ctx.upstream["pretrain.tokenizer"] / "tokenizer"), ctx.root
-        ), "pretrain.tokenizer"
+    for step, folder in (("pretrain.tokenizer", "tokenizer"), ("model.import", "model")):
+        if step in ctx.upstream:
+            return load_tokenizer(str(ctx.upstream[step] / folder), ctx.root), step
     base = str(ctx.params["model.base"])
-    if (
-        base == "scratch"
-    ):  # no model, no tokenizer: counts are estimates (plans always add pretrain.tokenizer)
+    if base == "scratch":  # no model, no tokenizer: estimates (real plans always add pretrain.tokenizer)
         return None, "estimate (4 characters per token)"
     revision = ctx.params.get("model.commit") or ctx.params.get("model.revision")
     trust = bool(ctx.params.get("model.trust_remote_code", False))

@@ -49,7 +49,7 @@ def scratch_llama(shape: dict[str, int], tokenizer: Any, seed: int) -> Any:
 
 def base_location(params: dict[str, Any], upstream: dict[str, Path]) -> tuple[str, str | None]:
     """Where the model to train lives: an upstream trained model (scratch / cpt) or model.base."""
-    for step in ("cpt.train", "pretrain.train"):
+    for step in ("cpt.train", "pretrain.train", "model.import"):
         if step in upstream:
             return str(upstream[step] / "model"), None
     base = params.get("model.base")
@@ -71,6 +71,17 @@ def load_tokenizer(location: str, revision: str | None, trust_remote_code: bool 
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+LOAD_TIME_KEYS = ("local_files_only", "is_local")  # how the files were found, not what the tokenizer is
+
+
+def save_tokenizer(tokenizer: Any, target: Path | str) -> None:
+    """Save without load-time facts: transformers records `local_files_only` (it follows HF_HUB_OFFLINE)
+    and `is_local` in tokenizer_config.json, so identical builds would differ between machines."""
+    for key in LOAD_TIME_KEYS:
+        tokenizer.init_kwargs.pop(key, None)
+    tokenizer.save_pretrained(target)
 
 
 def load_base(location: str, revision: str | None, precision: str, quantize_4bit: bool = False,

@@ -218,14 +218,14 @@ def save(ctx: StepContext, p: Prepared, run: dict[str, Any]) -> None:
         target = ctx.output("adapter/")
         p.model.save_pretrained(target)
         _portable_adapter_config(target, ctx.params)
-        p.tokenizer.save_pretrained(target)
+        models.save_tokenizer(p.tokenizer, target)
         if ctx.params.get(f"{s.method}.merge"):
             merged = p.model.merge_and_unload()
             merged.save_pretrained(ctx.output("merged/"))
-            p.tokenizer.save_pretrained(ctx.output("merged/"))
+            models.save_tokenizer(p.tokenizer, ctx.output("merged/"))
     else:
         p.model.save_pretrained(ctx.output("model/"))
-        p.tokenizer.save_pretrained(ctx.output("model/"))
+        models.save_tokenizer(p.tokenizer, ctx.output("model/"))
     metrics.write_metrics(ctx.output("metrics.json"), run)
     eval_points = [(0, run["eval_loss_start"])] if run["eval_loss_start"] is not None else []
     eval_points.append((run["steps"], run["eval_loss"]))
