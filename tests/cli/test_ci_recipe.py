@@ -28,7 +28,7 @@ from mini_project import run_adapt, write_mini_project
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / "examples" / "ci" / "github-actions.yml"
-QUICKSTART = REPO / "examples" / "quickstart"
+QUICKSTART = REPO / "examples" / "scratch"  # the tiny from-scratch project: fast
 UPLOADED = ("report.md", "report.json", "goal.png")
 
 Adapt = Callable[..., tuple[int, str, str]]  # (root, *args) -> (exit code, stdout, stderr)
