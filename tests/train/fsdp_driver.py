@@ -1,5 +1,6 @@
-"""`python fsdp_driver.py METHOD BASE EXAMPLES OUT WORK PARAMS-JSON`: one training step in its own process
-(the FSDP kill test SIGKILLs it and its torchrun workers, then runs it again to resume)."""
+"""`python fsdp_driver.py METHOD EXAMPLES OUT WORK PARAMS-JSON`: one training step in its own process
+(the FSDP kill test SIGKILLs it and its torchrun workers, then runs it again to resume). The workers render
+the training text with the real templates, as in the uninterrupted run they are compared with."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.train.conftest import fake_renderer
-
 from adaptfile.engine.protocol import StepContext
 from adaptfile.steps.train_models import FULL_TRAIN, LORA_TRAIN
-from adaptfile.train import data as train_data
 
 
 def main(method: str, examples: str, out: str, work: str, params: str) -> None:
-    train_data.template_renderer = fake_renderer  # the same prompt double as the in-process tests
     ctx = StepContext(
         step_id=f"{method}.train",
         key="fsdp-kill",

@@ -38,7 +38,7 @@ def test_full_weights_load_in_fp32_and_count_16_bytes(tiny_base: Path, precision
     assert est.base_bytes("full", precision) == 4 * (1 + 1 + 2)
     memory = preflight.estimate_memory("full", model, 1, 64, False, precision)
     params = sum(p.numel() for p in model.parameters())
-    assert memory.weights_gb == pytest.approx(16 * params / est.GB)
+    assert memory.weights_gb == pytest.approx(16 * params / est.GB) and memory.trainable_gb == 0
 
 
 def test_qlora_counts_4_bit_weights_and_computes_in_the_gpu_precision() -> None:

@@ -144,7 +144,7 @@ def training_memory(
     and adds the blocks it gathers; FSDP with CPU offload keeps only the gathered blocks on the device."""
     acts = activation_bytes(model, batch, seq, checkpointing, precision, getattr(hw, "device", "cuda")) / GB
     weights = base_bytes(method, precision) * model.params / GB
-    adapters = ADAPTER_BYTES * trainable / GB
+    adapters = 0.0 if method in FULL_METHODS else ADAPTER_BYTES * trainable / GB  # full: in base_bytes
     if parallel in ("fsdp", "fsdp_offload"):
         gathered = GATHERED_BLOCKS * model.params / model.layers * precision_bytes(precision) / GB
         if parallel == "fsdp_offload":

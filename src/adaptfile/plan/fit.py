@@ -60,11 +60,12 @@ class TrainPlan:
         return self.memory.total_gb <= margin * self.hardware.device_memory_gb
 
     def summary(self) -> str:
-        """E.g. "17.2 GB est. of 24 GB on 1× L4; 1.3 GPU-h, $1.04" (", FSDP" etc. beyond one device)."""
-        how = f" per device, {PARALLEL_NAMES[self.parallel]}" if self.parallel != "single" else ""
+        """E.g. "17.2 GB est. of 24 GB on 1× L4; 1.3 GPU-h, $1.04", or "… per device … on 2× L4 (DDP); …"."""
+        per = " per device" if self.parallel != "single" else ""
+        how = f" ({PARALLEL_NAMES[self.parallel]})" if self.parallel != "single" else ""
         return (
-            f"{self.memory.total_gb:.3g} GB est.{how} of {_num(self.hardware.device_memory_gb)} GB on "
-            f"{self.hardware.short()}; {est.hours(self.gpu_hours)} {self.hardware.hours_unit}, "
+            f"{self.memory.total_gb:.3g} GB est.{per} of {_num(self.hardware.device_memory_gb)} GB on "
+            f"{self.hardware.short()}{how}; {est.hours(self.gpu_hours)} {self.hardware.hours_unit}, "
             f"{est.money(self.cost_usd)}"
         )
 

@@ -29,9 +29,8 @@ class Prepared:
     rows_per_batch: int
     notes: list[str] = field(default_factory=list)
     estimated_gb: float | None = None  # the preflight's estimate, recorded beside the measured peak
-    full_state: dict[str, Any] | None = (
-        None  # gathered after FSDP training (rank 0), saved instead of the shards
-    )
+    # gathered after FSDP training (on rank 0), saved instead of the shards
+    full_state: dict[str, Any] | None = None
 
 
 def setup(ctx: StepContext, method: str) -> Prepared:
@@ -137,6 +136,7 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
     if stop_after is not None:
         cbs.append(callbacks.StopAfterCallback(stop_after))
     wrap = wrap_classes(p.model, ctx.step_id) if s.sharded else None
+    tied = tied_aliases(p.model) if s.sharded else []
     distributed = distributed_arguments(s.device, s.devices, s.parallel, wrap)
     trainer = trainer_class()(
         model=p.model,
@@ -165,6 +165,8 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
     final_loss = eval_loss(p.model, eval_batches)  # under FSDP every rank takes part in the gathers
     if s.sharded:  # every rank joins the gather; rank 0 receives the full state dict, the others nothing
         p.full_state = trainer.accelerator.get_state_dict(trainer.model)
+        for name in tied:  # the gather copies tied weights apart; save each once, as save_pretrained does
+            p.full_state.pop(name, None)
     curve = metrics.loss_curve(trainer.state.log_history)
     return {
         "method": s.method,
@@ -187,6 +189,18 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         "packing": s.packing,
         "packed_rows": len(p.train_rows),
     }
+
+
+def tied_aliases(model: Any) -> list[str]:
+    """Parameter names that alias an earlier one (tied input / output embeddings), found before sharding."""
+    first: dict[int, str] = {}
+    aliases = []
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in first:
+            aliases.append(name)
+        else:
+            first[id(parameter)] = name
+    return aliases
 
 
 def _arguments(s: Settings, output_dir: Path, rows_per_batch: int, extra: dict[str, Any]) -> Any:
@@ -254,7 +268,7 @@ def _merged(ctx: StepContext, p: Prepared, adapter: Path) -> Any:
     from peft import PeftModel
 
     location, revision = models.base_location(ctx.params, ctx.upstream)
-    base = models.load_base(location, revision, "full", p.settings.precision)  # fp32: merge at full precision
+    base = models.load_base(location, revision, p.settings.method, p.settings.precision)  # the same dtype
     return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
 
 
