@@ -118,7 +118,7 @@ def test_training_loader_passes_flag_and_safetensors(
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"")
     models.load_tokenizer(str(tmp_path), None)
-    models.load_base(str(tmp_path), None, "fp32")
+    models.load_base(str(tmp_path), None, "lora", "fp32")
     assert [call.get("trust_remote_code") for call in fake_transformers] == [False, False]
     assert fake_transformers[1]["use_safetensors"] is True
 
@@ -130,7 +130,7 @@ def test_training_loader_refuses_pickle_only_directory(tmp_path: Path, fake_tran
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04")
     with pytest.raises(ConfigError) as err:
-        models.load_base(str(tmp_path), None, "fp32")
+        models.load_base(str(tmp_path), None, "lora", "fp32")
     assert str(tmp_path) in err.value.message and "safe_serialization=True" in (err.value.hint or "")
     assert fake_transformers == []
 

@@ -85,7 +85,10 @@ def test_params_are_only_what_each_step_reads(plan) -> None:
     assert {key for key in lora if key.startswith("hardware.")} == {
         "hardware.train.device",
         "hardware.train.count",
+        "hardware.train.nodes",
+        "hardware.train.parallel",  # the planner's choice, not the config's "auto"
     }
+    assert lora["hardware.train.parallel"] == "single"
 
 
 def test_changing_lora_r_touches_only_lora_train(plan) -> None:

@@ -39,18 +39,27 @@ def test_training_memory_bytes_per_param() -> None:
     assert qlora.weights_gb == pytest.approx(3.85)
     full = est.training_memory("full", LLAMA_7B, l4, 7_000_000_000, 1, 512, True, "bf16")
     assert full.weights_gb == pytest.approx(112.0)
-    sharded = est.training_memory("full", LLAMA_7B, gpu("A100-80GB", 4), 7_000_000_000, 1, 512, True, "bf16")
-    assert sharded.weights_gb == pytest.approx(28.0)
+    four = gpu("A100-80GB", 4)
+    replicated = est.training_memory("full", LLAMA_7B, four, 7_000_000_000, 1, 512, True, "bf16", "ddp")
+    assert replicated.weights_gb == pytest.approx(112.0)
+    sharded = est.training_memory("full", LLAMA_7B, four, 7_000_000_000, 1, 512, True, "bf16", "fsdp")
+    gathered = 2 * 7e9 / 32 * 2 / 1e9  # two blocks of bf16 weights gathered at a time
+    assert sharded.weights_gb == pytest.approx(112.0 / 4 + gathered)
+    offload = est.training_memory("full", LLAMA_7B, four, 7_000_000_000, 1, 512, True, "bf16", "fsdp_offload")
+    assert offload.weights_gb == pytest.approx(gathered) and offload.trainable_gb == 0
     fp32 = est.training_memory("lora", LLAMA_7B, l4, 0, 1, 512, True, "fp32")
     assert fp32.weights_gb == pytest.approx(28.0)
 
 
 def test_activations_shrink_with_checkpointing() -> None:
+    per_layer = 26 * 4096 + 2.6 * 11008  # values per token and layer: hidden-sized and MLP-sized tensors
     plain = est.activation_bytes(LLAMA_7B, 2, 1024, False, "bf16")
-    assert plain == 2 * 1024 * 4096 * 32 * 34 + 2 * 1024 * 32000 * 6
+    assert plain == pytest.approx(2 * 1024 * 32 * per_layer * 2 + 2 * 1024 * 32000 * 6)
     ckpt = est.activation_bytes(LLAMA_7B, 2, 1024, True, "bf16")
-    assert ckpt == 2 * 1024 * 4096 * (32 * 2 + 34) + 2 * 1024 * 32000 * 6
+    assert ckpt == pytest.approx(2 * 1024 * (32 * 4096 + per_layer) * 2 + 2 * 1024 * 32000 * 6)
     assert ckpt < plain / 5
+    on_cpu = est.activation_bytes(LLAMA_7B, 2, 1024, False, "fp32", "cpu")
+    assert on_cpu == pytest.approx(2 * 2 * plain)  # fp32 values, and the allocator holds about two steps
 
 
 def test_flops_hours_and_cost() -> None:
@@ -78,10 +87,10 @@ def test_fit_prefers_the_biggest_batch_that_fits_and_reports_gpu_hours() -> None
     plan = fit_training("lora", toml("").lora, LLAMA_7B, gpu("A100-80GB"), data, 39_976_960)
     assert plan.settings["max_seq_len"] == 1024
     assert plan.settings["precision"] == "bf16"
-    # 59 packed sequences of 1024 → aim for 16 per step; 16 × 1024 tokens of activations (73 GB) do
-    # not fit 72 GB usable, 8 do (36.5 GB + 14.6 GB weights and adapters) → batch 8 × accumulation 2
-    assert (plan.settings["batch_size"], plan.settings["gradient_checkpointing"]) == (8, False)
-    assert plan.settings["grad_accum"] == 2
+    # 59 packed sequences of 1024 → aim for 16 per step; 8 × 1024 tokens of activations (72 GB) do not fit
+    # 72 GB usable, 4 do (36 GB + 14.6 GB weights and adapters) → batch 4 × accumulation 4
+    assert (plan.settings["batch_size"], plan.settings["gradient_checkpointing"]) == (4, False)
+    assert plan.settings["grad_accum"] == 4
     assert plan.tokens == 3 * 60_000
     assert plan.flops == pytest.approx(4 * 7e9 * 180_000)
     assert plan.gpu_hours == pytest.approx(plan.flops / (312e12 * 0.35 * 3600))

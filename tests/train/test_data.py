@@ -90,7 +90,9 @@ def test_epoch_order_is_seeded_and_covers_fractional_epochs():
 
 
 def test_impossible_memory_estimate_stops_before_training(tiny_base, examples_dir, make_ctx, monkeypatch):
-    monkeypatch.setattr(preflight, "available_gb", lambda device: (1e-6, "cpu (tiny test device)"))
+    monkeypatch.setattr(
+        preflight, "available_gb", lambda device, processes=1: (1e-6, "cpu (tiny test device)")
+    )
     ctx = make_ctx(lora_params(tiny_base), {"examples.load": examples_dir})
     with pytest.raises(StepFailed, match=r"training needs ≈.* GB .* stopped before training"):
         recipe.setup(ctx, "lora")

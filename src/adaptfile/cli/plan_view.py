@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adaptfile.plan.fit import PARALLEL_NAMES
+
 _STYLE = {"chosen": "bold green", "rejected": "red", "not_needed": "dim"}
 
 
@@ -106,6 +108,9 @@ def _estimate_text(estimate: dict[str, Any]) -> str:
     if "memory_gb" in estimate:
         limit = estimate.get("memory_limit_gb")
         lines.append(f"memory ≈{_num(estimate['memory_gb'])} GB" + (f" of {_num(limit)}" if limit else ""))
+        if "parallel" in estimate:
+            lines[-1] += " per device"
+            lines.append(f"{PARALLEL_NAMES[estimate['parallel']]} on {estimate.get('devices', 1)} device(s)")
     if "gpu_hours" in estimate:
         lines.append(f"{_num(estimate['gpu_hours'])} GPU-h, ${estimate.get('cost_usd', 0):,.2f}")
     if "batch_size" in estimate:

@@ -178,7 +178,18 @@ class ConstraintsConfig(Table):
 class TrainHardware(Table):
     device: Device = Field("cpu", description="Where training runs.")
     gpu: str | None = Field(None, description='Hardware catalog entry, e.g. "A100-80GB" or "T4".')
-    count: int = Field(1, ge=1, le=1024, description="Number of devices.")
+    count: int = Field(1, ge=1, le=1024, description="Number of devices on each node.")
+    nodes: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Machines training together (torchrun c10d rendezvous); see docs/scale.md.",
+    )
+    parallel: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto",
+        description='How training spreads over devices: "auto" picks one device, DDP, FSDP full sharding or '
+        'FSDP with CPU offload from the memory estimate; "ddp" or "fsdp" forces one.',
+    )
     memory_gb: float | None = Field(None, gt=0, description="Override the catalog's memory per device.")
     tflops: float | None = Field(None, gt=0, description="Override the catalog's bf16 dense TFLOP/s.")
     usd_per_hour: float | None = Field(

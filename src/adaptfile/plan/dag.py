@@ -98,6 +98,7 @@ def build_steps(
     hardware = {
         "hardware.train.device": config.hardware.train.device,
         "hardware.train.count": config.hardware.train.count,
+        "hardware.train.nodes": config.hardware.train.nodes,
     }
     model_inputs = (f"{model.local_dir}/**",) if model.local_dir else ()
     templates = (config.icl.template,) if config.icl.template else ("templates/*.j2",)
@@ -188,7 +189,10 @@ def _model_params(config: AdaptConfig, model: ModelInfo) -> dict[str, Any]:
 def _train_params(method: str, settings: dict[str, Any]) -> dict[str, Any]:
     resolved = settings[method]
     keys = (*_SETTING_KEYS, *_METHOD_KEYS.get(method, ()))
-    return {f"{method}.{key}": resolved[key] for key in keys if key in resolved}
+    params = {f"{method}.{key}": resolved[key] for key in keys if key in resolved}
+    if "parallel" in resolved:  # the planner's choice: single | ddp | fsdp | fsdp_offload
+        params["hardware.train.parallel"] = resolved["parallel"]
+    return params
 
 
 def plan_variants(

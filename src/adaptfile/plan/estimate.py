@@ -13,11 +13,20 @@ MFU = 0.35  # model FLOP utilisation assumed for every device
 ACCURACY = "±30% until measured"
 FIT_MARGIN = 0.9  # a training estimate must stay under 90% of device memory
 FULL_MARGIN = 0.8  # full fine-tuning only "with margin": under 80%
-TRAIN_BYTES = {"full": 16.0, "qlora": 0.55}  # per (frozen or trained) base parameter; lora/prefix: precision
+FULL_METHODS = ("full", "cpt", "pretrain")  # every base weight trains
+FULL_BYTES = 16.0  # per trained parameter: fp32 weight, fp32 gradient, two fp32 AdamW moments
+QLORA_BYTES = 0.55  # per frozen parameter in NF4 with double quantization (+ the quantization constants)
 ADAPTER_BYTES = 16.0  # per trainable adapter parameter: weight, gradient, AdamW moments, master copy
-ACT_BYTES = 34  # activation bytes per token × hidden per layer, 16-bit, flash attention (Korthikanti et al.)
-ACT_BYTES_CHECKPOINTED = 2  # with gradient checkpointing only each layer's input stays
-LOGIT_BYTES = 6  # per token × vocab: 16-bit logits + fp32 copy for the loss
+# Activation values kept for the backward pass per token and layer, in the compute precision: 26 × hidden
+# (norms, q/k/v after rotary and KV repetition, attention output, residuals, LoRA inputs) + 2.6 × MLP width
+# (gate, up, activation, product). Fitted to the measured forward of Qwen2.5-0.5B and Llama-3.2-1B
+# (bench/memory_estimate.py, PyTorch SDPA); Korthikanti et al.'s 34 bytes × hidden (16-bit) left the gated
+# MLP out and came in at half of what was measured.
+ACT_VALUES_HIDDEN = 26
+ACT_VALUES_INTER = 2.6
+ACT_VALUES_CHECKPOINTED = 1  # with gradient checkpointing only each layer's input stays
+LOGIT_BYTES = 6  # per token × vocab at 16-bit: the logits, log-softmax and its gradient (fp32 doubles it)
+CPU_ALLOCATOR_HOLD = 2.0  # CPU peak RSS ≈ 2 steps of activations: freed blocks stay with glibc's allocator
 RECOMPUTE = 4 / 3  # gradient checkpointing reruns the forward pass
 TOKENS_PER_PARAM = 20  # compute-optimal pre-training (Chinchilla)
 LORA_FLOP_SHARE = 2 / 3  # no weight gradients for frozen weights
@@ -27,6 +36,26 @@ _LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 def precision_bytes(precision: str) -> int:
     """Bytes per parameter or activation value in a precision."""
     return 4 if precision == "fp32" else 2
+
+
+def load_precision(method: str, precision: str) -> str:
+    """The dtype the base weights load in: fp32 master weights for full-parameter methods (the optimizer
+    updates them; mixed precision casts per op), the training precision for frozen LoRA / prefix bases,
+    and 4-bit NF4 storage for QLoRA. The loader (train/models.py) and the estimator both read this."""
+    if method in FULL_METHODS:
+        return "fp32"
+    if method == "qlora":
+        return "nf4"
+    return precision
+
+
+def base_bytes(method: str, precision: str) -> float:
+    """Bytes per base parameter held in training: 16 for full-parameter methods, the load precision's width
+    for LoRA / prefix (frozen, no gradient or optimizer state), 0.55 for QLoRA."""
+    if method in FULL_METHODS:
+        return FULL_BYTES
+    loaded = load_precision(method, precision)
+    return QLORA_BYTES if loaded == "nf4" else float(precision_bytes(loaded))
 
 
 def lora_shapes(model: ModelInfo, targets: list[str] | str) -> tuple[list[tuple[int, int, int]], bool]:
@@ -66,15 +95,23 @@ def prefix_params(model: ModelInfo, virtual_tokens: int) -> int:
     return virtual_tokens * model.layers * 2 * model.kv_heads * model.head_dim
 
 
-def activation_bytes(model: ModelInfo, batch: int, seq: int, checkpointing: bool, precision: str) -> float:
-    """≈ batch × seq × hidden × layers × a small constant, plus the logits the loss needs."""
+def activation_bytes(model: ModelInfo, batch: int, seq: int, checkpointing: bool, precision: str,
+                     device: str = "cuda") -> float:  # fmt: skip
+    """batch × seq × layers × (26·hidden + 2.6·MLP width) values, plus the logits the loss needs; with
+    checkpointing one layer's worth plus each layer's input. On CPU the allocator holds about two steps."""
     tokens = batch * seq
-    scale = precision_bytes(precision) / 2
+    value = precision_bytes(precision)
+    per_layer = ACT_VALUES_HIDDEN * model.hidden + ACT_VALUES_INTER * model.intermediate
     if checkpointing:
-        layers = tokens * model.hidden * (model.layers * ACT_BYTES_CHECKPOINTED + ACT_BYTES)
+        layers = tokens * (model.layers * ACT_VALUES_CHECKPOINTED * model.hidden + per_layer) * value
     else:
-        layers = tokens * model.hidden * model.layers * ACT_BYTES
-    return (layers + tokens * model.vocab * LOGIT_BYTES) * scale
+        layers = tokens * model.layers * per_layer * value
+    logits = tokens * model.vocab * LOGIT_BYTES * value / 2
+    return (layers + logits) * (CPU_ALLOCATOR_HOLD if device == "cpu" else 1.0)
+
+
+PARALLEL = ("single", "ddp", "fsdp", "fsdp_offload")  # how training spreads over devices, simplest first
+GATHERED_BLOCKS = 2  # FSDP holds a block's full weights while the next one is prefetched
 
 
 @dataclass(frozen=True)
@@ -84,6 +121,7 @@ class Memory:
     weights_gb: float  # frozen or trained base weights (with optimizer states for full)
     trainable_gb: float  # adapter weights, gradients and optimizer states
     activations_gb: float
+    parallel: str = "single"  # one of PARALLEL
 
     @property
     def total_gb(self) -> float:
@@ -99,14 +137,21 @@ def training_memory(
     seq: int,
     checkpointing: bool,
     precision: str,
+    parallel: str = "single",
 ) -> Memory:
-    """Bytes per parameter by method (full 16, sharded 16/P; LoRA 2 + 16 per adapter; QLoRA 0.55) + activations."""
-    acts = activation_bytes(model, batch, seq, checkpointing, precision) / GB
-    if method in ("full", "cpt", "pretrain"):
-        shards = hw.count if hw.count > 1 else 1
-        return Memory(TRAIN_BYTES["full"] * model.params / shards / GB, 0.0, acts)
-    base = TRAIN_BYTES["qlora"] if method == "qlora" else precision_bytes(precision)
-    return Memory(base * model.params / GB, ADAPTER_BYTES * trainable / GB, acts)
+    """Per device: base_bytes × params (full 16; LoRA / prefix the precision; QLoRA 0.55) + 16 per adapter
+    parameter + activations. DDP replicates all of it; FSDP divides weights and optimizer state by the devices
+    and adds the blocks it gathers; FSDP with CPU offload keeps only the gathered blocks on the device."""
+    acts = activation_bytes(model, batch, seq, checkpointing, precision, getattr(hw, "device", "cuda")) / GB
+    weights = base_bytes(method, precision) * model.params / GB
+    adapters = 0.0 if method in FULL_METHODS else ADAPTER_BYTES * trainable / GB  # full: in base_bytes
+    if parallel in ("fsdp", "fsdp_offload"):
+        gathered = GATHERED_BLOCKS * model.params / model.layers * precision_bytes(precision) / GB
+        if parallel == "fsdp_offload":
+            return Memory(gathered, 0.0, acts, parallel)
+        shards = max(1, getattr(hw, "devices", hw.count))
+        return Memory(weights / shards + gathered, adapters / shards, acts, parallel)
+    return Memory(weights, adapters, acts, parallel)
 
 
 def training_flops(method: str, model: ModelInfo, tokens: float) -> float:
@@ -118,7 +163,7 @@ def training_flops(method: str, model: ModelInfo, tokens: float) -> float:
 def wall_hours(flops: float, hw: HardwareProfile, checkpointing: bool = False) -> float:
     """FLOPs / (P × peak FLOP/s × MFU × 3600), times the recompute of gradient checkpointing."""
     factor = RECOMPUTE if checkpointing else 1.0
-    return flops * factor / (hw.count * hw.tflops * 1e12 * MFU * 3600)
+    return flops * factor / (hw.devices * hw.tflops * 1e12 * MFU * 3600)
 
 
 def compute_optimal_tokens(params: int) -> int:

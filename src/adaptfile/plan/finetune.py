@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from adaptfile.config.model import AdaptConfig
 from adaptfile.errors import PlanError
 from adaptfile.plan import estimate as est
-from adaptfile.plan.fit import TrainData, TrainPlan, fit_training
+from adaptfile.plan.fit import PARALLEL_NAMES, TrainData, TrainPlan, fit_training
 from adaptfile.plan.hardware import HardwareProfile
 from adaptfile.plan.model import StrategyDecision
 from adaptfile.plan.model_info import ModelInfo
@@ -85,6 +85,11 @@ def decide_finetuning(
     verdicts: dict[str, tuple[str, str]] = {}
     for name in PEFT:
         plan = plans[name]
+        wanted = name in include or (
+            name == "lora" and bool(triggers) and not too_few and name not in exclude
+        )
+        if plan.unforced is not None and wanted:
+            raise PlanError(_forced_parallel(name, plan, plan.unforced), hint=_parallel_fix(plan.unforced))
         problem = _impossible(name, plan, hw)
         if name in include and problem:
             raise PlanError(f"strategy.include has {name!r}, but {problem}", hint=_fix(name))
@@ -143,10 +148,30 @@ def _adapters(model: ModelInfo, config: AdaptConfig, name: str) -> int:
     return est.adapter_params(model, knobs.r, knobs.targets)
 
 
+def _forced_parallel(name: str, plan: TrainPlan, unforced: TrainPlan) -> str:
+    margin = est.FULL_MARGIN if name == "full" else est.FIT_MARGIN
+    return (
+        f"hardware.train.parallel = {plan.hardware.parallel!r}: {NAMES[name]} needs ≈{plan.memory.total_gb:.3g} GB "
+        f"per device with {PARALLEL_NAMES[plan.parallel]}, over the {margin * plan.hardware.device_memory_gb:.3g} "
+        f"GB usable on {plan.hardware.short()}; {PARALLEL_NAMES[unforced.parallel]} fits "
+        f"(≈{unforced.memory.total_gb:.3g} GB per device)"
+    )
+
+
+def _parallel_fix(unforced: TrainPlan) -> str:
+    choice = "fsdp" if unforced.parallel.startswith("fsdp") else "ddp"
+    return f'set hardware.train.parallel = "auto" (or "{choice}"), or lower batch_size / max_seq_len'
+
+
 def _impossible(name: str, plan: TrainPlan, hw: HardwareProfile) -> str | None:
     """Why a strategy cannot work at all on this hardware, or None."""
     if name == "qlora" and not (hw.device == "cuda" and hw.four_bit):
         return f"QLoRA needs CUDA with 4-bit kernels (bitsandbytes); training runs on {hw.describe()}"
+    if name == "qlora" and hw.parallel == "fsdp":
+        return (
+            "QLoRA does not run under FSDP here (its 4-bit weights cannot be sharded without bitsandbytes' "
+            'quant_storage path); hardware.train.parallel = "fsdp" forces it'
+        )
     if not plan.fits(1.0):
         return (
             f"it does not fit: {plan.memory.total_gb:.3g} GB est. > {plan.hardware.memory_gb:g} GB on "
@@ -157,8 +182,10 @@ def _impossible(name: str, plan: TrainPlan, hw: HardwareProfile) -> str | None:
 
 def _fix(name: str) -> str:
     fixes = {
-        "qlora": "train on CUDA (hardware.train.device = \"cuda\", gpu = …), use lora, or remove 'qlora'",
-        "full": "add GPUs (hardware.train.count shards full fine-tuning) or a larger gpu, or remove 'full'",
+        "full": "add GPUs (hardware.train.count shards full fine-tuning with FSDP) or a larger gpu, or remove "
+        "'full'",
+        "qlora": 'train on CUDA (hardware.train.device = "cuda", gpu = …) without parallel = "fsdp", use '
+        "lora, or remove 'qlora'",
     }
     default = f"use a larger hardware.train.gpu, qlora, or a smaller model.base, or remove {name!r}"
     return fixes.get(name, default) + " from strategy.include"
@@ -196,11 +223,9 @@ def _verdict(
     if name == "qlora":
         if verdicts["lora"][0] == "chosen":
             return "not_needed", "LoRA fits; QLoRA only when it does not"
-        if not (hw.device == "cuda" and hw.four_bit):
-            return (
-                "rejected",
-                f"QLoRA needs CUDA with 4-bit kernels (bitsandbytes); training runs on {hw.describe()}",
-            )
+        problem = _impossible(name, plan, hw)
+        if problem and not problem.startswith("it does not fit"):
+            return "rejected", problem
         if not plan.fits():
             return "rejected", f"QLoRA does not fit either: {_limit(plan)}"
         if over:

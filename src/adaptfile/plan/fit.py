@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,8 @@ from adaptfile.plan import estimate as est
 from adaptfile.plan.hardware import HardwareProfile
 from adaptfile.plan.model_info import ModelInfo
 
+PARALLEL_NAMES = {"single": "one device", "ddp": "DDP", "fsdp": "FSDP full sharding",
+                  "fsdp_offload": "FSDP with CPU offload"}  # fmt: skip
 TARGET_BATCH = 16  # sequences per optimizer step aimed at when batch_size = "auto"
 MAX_AUTO_SEQ = 4096  # longest default training sequence
 
@@ -37,10 +40,16 @@ class TrainPlan:
     flops: float
     wall_hours: float
     notes: tuple[str, ...] = ()
+    unforced: TrainPlan | None = None  # the "auto" plan, when a forced hardware.train.parallel does not fit
+
+    @property
+    def parallel(self) -> str:
+        """single | ddp | fsdp | fsdp_offload: how the run spreads over devices."""
+        return self.memory.parallel
 
     @property
     def gpu_hours(self) -> float:
-        return self.wall_hours * self.hardware.count
+        return self.wall_hours * self.hardware.devices
 
     @property
     def cost_usd(self) -> float:
@@ -48,13 +57,16 @@ class TrainPlan:
 
     def fits(self, margin: float = est.FIT_MARGIN) -> bool:
         """Whether the memory estimate stays under `margin` of one device's memory."""
-        return self.memory.total_gb <= margin * self.hardware.memory_gb
+        return self.memory.total_gb <= margin * self.hardware.device_memory_gb
 
     def summary(self) -> str:
-        """E.g. "17.2 GB est. of 24 GB on 1× L4; 1.3 GPU-h, $1.04"."""
+        """E.g. "17.2 GB est. of 24 GB on 1× L4; 1.3 GPU-h, $1.04", or "… per device … on 2× L4 (DDP); …"."""
+        per = " per device" if self.parallel != "single" else ""
+        how = f" ({PARALLEL_NAMES[self.parallel]})" if self.parallel != "single" else ""
         return (
-            f"{self.memory.total_gb:.3g} GB est. of {self.hardware.memory_gb:g} GB on {self.hardware.short()}; "
-            f"{est.hours(self.gpu_hours)} {self.hardware.hours_unit}, {est.money(self.cost_usd)}"
+            f"{self.memory.total_gb:.3g} GB est.{per} of {_num(self.hardware.device_memory_gb)} GB on "
+            f"{self.hardware.short()}{how}; {est.hours(self.gpu_hours)} {self.hardware.hours_unit}, "
+            f"{est.money(self.cost_usd)}"
         )
 
     def estimate(self, model: ModelInfo) -> dict[str, Any]:
@@ -63,7 +75,9 @@ class TrainPlan:
         return {
             "label": f"estimate, {est.ACCURACY}",
             "memory_gb": est.sig(self.memory.total_gb),
-            "memory_limit_gb": self.hardware.memory_gb,
+            "memory_limit_gb": est.sig(self.hardware.device_memory_gb),
+            "parallel": self.parallel,
+            "devices": self.hardware.devices,
             "memory_breakdown_gb": {
                 "weights": est.sig(self.memory.weights_gb),
                 "trainable": est.sig(self.memory.trainable_gb),
@@ -116,18 +130,29 @@ def fit_training(
     else:
         options = [bool(knobs.gradient_checkpointing)]
     margin = est.FULL_MARGIN if method == "full" else est.FIT_MARGIN
+    strategies = parallel_options(method, hw, hw.parallel)
 
-    def memory(batch: int, ckpt: bool) -> est.Memory:
-        return est.training_memory(method, model, hw, trainable, batch, seq, ckpt, precision)
+    def memory(batch: int, ckpt: bool, parallel: str) -> est.Memory:
+        return est.training_memory(method, model, hw, trainable, batch, seq, ckpt, precision, parallel)
 
     choice = next(
-        ((b, c) for c in options for b in batches if memory(b, c).total_gb <= margin * hw.memory_gb),
-        (batches[-1], options[-1]),
+        (
+            (b, c, p)
+            for p in strategies
+            for c in options
+            for b in batches
+            if memory(b, c, p).total_gb <= margin * hw.device_memory_gb
+        ),
+        (batches[-1], options[-1], strategies[-1]),
     )
-    batch, ckpt = choice
+    batch, ckpt, parallel = choice
+    unforced = None
+    if hw.parallel != "auto" and memory(*choice).total_gb > margin * hw.device_memory_gb:
+        auto = fit_training(method, knobs, model, dataclasses.replace(hw, parallel="auto"), data, trainable)
+        unforced = auto if auto.fits(margin) else None
     accum = knobs.grad_accum
     if accum == "auto":
-        accum = max(1, math.ceil(target / (batch * hw.count)))
+        accum = max(1, math.ceil(target / (batch * hw.devices)))
     tokens = epoch_tokens * knobs.epochs
     flops = est.training_flops(method, model, tokens)
     resolved = {
@@ -136,6 +161,7 @@ def fit_training(
         "gradient_checkpointing": ckpt,
         "precision": precision,
         "max_seq_len": seq,
+        "parallel": parallel,
     }
     settings = {**knobs.model_dump(mode="json"), **resolved}
     if "alpha" in settings and settings["alpha"] is None:
@@ -144,10 +170,31 @@ def fit_training(
         method=method,
         settings=settings,
         trainable_params=trainable,
-        memory=memory(batch, ckpt),
+        memory=memory(batch, ckpt, parallel),
         hardware=hw,
         tokens=tokens,
         flops=flops,
         wall_hours=est.wall_hours(flops, hw, ckpt),
         notes=(note,) if note else (),
+        unforced=unforced,
     )
+
+
+def parallel_options(method: str, hw: HardwareProfile, requested: str) -> list[str]:
+    """The ways to spread training the planner may choose from, simplest first: one device or DDP when the
+    whole run fits one device, FSDP full sharding when it fits only sharded, CPU offload as the last resort
+    (CUDA only: on a CPU the "offloaded" state would stay in the same memory). QLoRA never shards: its 4-bit
+    weights would need bitsandbytes' quant_storage FSDP path, which adaptfile does not drive."""
+    replicated = "single" if hw.devices == 1 else "ddp"
+    offload = ["fsdp_offload"] if hw.device == "cuda" else []
+    if method == "qlora" or requested == "ddp":
+        return [replicated]
+    if requested == "fsdp":
+        return ["fsdp", *offload]
+    if hw.devices == 1:  # one device: QLoRA or a smaller model beat offloading; force "fsdp" to offload
+        return ["single"]
+    return [replicated, "fsdp", *offload]
+
+
+def _num(value: float) -> str:
+    return f"{value:.3g}"

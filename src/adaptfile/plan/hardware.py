@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -56,12 +57,26 @@ class HardwareProfile:
     bf16: bool
     bandwidth_gbps: float
     measured: bool = False  # figures come from this machine (cpu / mps)
+    nodes: int = 1  # machines, each with `count` devices
+    parallel: str = "auto"  # hardware.train.parallel: auto | ddp | fsdp
+
+    @property
+    def devices(self) -> int:
+        """Training processes in all: devices per node × nodes."""
+        return self.count * self.nodes
+
+    @property
+    def device_memory_gb(self) -> float:
+        """Memory one training process may use: a GPU's own, or a CPU machine's shared by its processes."""
+        return self.memory_gb if self.device == "cuda" else self.memory_gb / self.count
 
     def describe(self) -> str:
-        """E.g. "1× L4 (24 GB)" or "cpu (16 cores, 125 GB)"."""
+        """E.g. "1× L4 (24 GB)", "2 nodes × 4× A100-80GB (80 GB)" or "cpu (16 cores, 125 GB)"."""
+        nodes = f"{self.nodes} nodes × " if self.nodes > 1 else ""
         if self.device == "cuda":
-            return f"{self.count}× {self.name} ({_num(self.memory_gb)} GB)"
-        return f"{self.name} ({_num(self.memory_gb)} GB)"
+            return f"{nodes}{self.count}× {self.name} ({_num(self.memory_gb)} GB)"
+        processes = f", {self.count} processes" if self.count > 1 else ""
+        return f"{nodes}{self.name} ({_num(self.memory_gb)} GB{processes})"
 
     @property
     def hours_unit(self) -> str:
@@ -69,8 +84,11 @@ class HardwareProfile:
         return "GPU-h" if self.device == "cuda" else "h"
 
     def short(self) -> str:
-        """E.g. "1× L4" or "cpu, 16 cores"."""
-        return f"{self.count}× {self.name}" if self.device == "cuda" else self.name
+        """E.g. "1× L4", "2 nodes × 8× H100-80GB" or "cpu, 16 cores"."""
+        nodes = f"{self.nodes} nodes × " if self.nodes > 1 else ""
+        if self.device == "cuda":
+            return f"{nodes}{self.count}× {self.name}"
+        return f"{nodes}{self.name}" + (f" × {self.count} processes" if self.count > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,12 @@ def resolve_hardware(config: AdaptConfig, machine: MachineInfo | None = None) ->
     train = _profile(
         "hardware.train", t.device, t.gpu, t.count, t.memory_gb, t.tflops, t.usd_per_hour, machine, notes
     )
+    if t.device == "mps" and (t.count > 1 or t.nodes > 1):
+        raise ConfigError(
+            f"hardware.train.count = {t.count}, nodes = {t.nodes} on device 'mps': one Apple GPU trains alone",
+            hint='set hardware.train.count = 1 and nodes = 1, or train on "cuda" / "cpu"',
+        )
+    train = dataclasses.replace(train, nodes=t.nodes, parallel=t.parallel)
     s = config.hardware.serve
     serve = _profile("hardware.serve", s.device, s.gpu, 1, s.memory_gb, None, None, machine, notes)
     return Hardware(train=train, serve=serve, notes=tuple(notes))

@@ -1,4 +1,4 @@
-"""Multi-device training: relaunch the step's recipe under torchrun (DDP; FSDP for full-parameter methods)."""
+"""Multi-device training: relaunch the step's recipe under torchrun (DDP or FSDP2; c10d rendezvous across nodes)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from adaptfile.engine.protocol import StepContext
 from adaptfile.errors import StepFailed
 
 WORKER_ENV = "ADAPT_TRAIN_WORKER"
-FSDP_METHODS = ("full", "cpt", "pretrain")
+RDZV_TIMEOUT_ENV = "ADAPT_RDZV_TIMEOUT"  # seconds a node waits for the others at the rendezvous
+RDZV_TIMEOUT = 600
+SHARDED = ("fsdp", "fsdp_offload")
+_RDZV_FAILURES = ("RendezvousTimeoutError", "RendezvousConnectionError", "RendezvousClosedError")
 
 
 def in_worker() -> bool:
@@ -27,38 +30,90 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def distributed_arguments(method: str, device: str, devices: int) -> dict[str, Any]:
-    """TrainingArguments for the launched processes: gloo on CPU, nccl on CUDA; FSDP for full weights."""
-    if devices <= 1:
-        return {}
-    args: dict[str, Any] = {
-        "ddp_backend": "gloo" if device == "cpu" else "nccl",
-        "ddp_find_unused_parameters": False,
-    }
-    if method in FSDP_METHODS and device == "cuda":
-        args["fsdp"] = "full_shard auto_wrap"
-        args["fsdp_config"] = {"transformer_layer_cls_to_wrap": ["LlamaDecoderLayer"]}
+def wrap_classes(model: Any, step: str) -> list[str]:
+    """The model's own repeated blocks (`_no_split_modules`), the units FSDP shards and gathers one at a time."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    blocks = list(getattr(base, "_no_split_modules", None) or [])
+    if not blocks:
+        raise StepFailed(
+            f"{step}: hardware.train.parallel chose FSDP, but {type(base).__name__} declares no "
+            "_no_split_modules (the repeated blocks FSDP wraps)",
+            hint='set hardware.train.parallel = "ddp" (every device holds the whole model), or use a model '
+            "whose transformers class lists _no_split_modules",
+        )
+    return blocks
+
+
+def distributed_arguments(
+    device: str, devices: int, parallel: str, wrap: list[str] | None = None
+) -> dict[str, Any]:
+    """TrainingArguments for the launched processes: gloo on CPU, nccl on CUDA; DDP, or FSDP2 full sharding
+    of the model's own blocks with full-state-dict checkpoints (optionally parameters offloaded to the CPU)."""
+    args: dict[str, Any] = {}
+    if devices > 1:
+        args["ddp_backend"] = "gloo" if device == "cpu" else "nccl"
+    if parallel in SHARDED:
+        args["fsdp"] = True
+        args["fsdp_config"] = {
+            "version": 2,
+            "transformer_layer_cls_to_wrap": list(wrap or []),
+            "reshard_after_forward": True,
+            "state_dict_type": "FULL_STATE_DICT",
+            "cpu_offload": parallel == "fsdp_offload",
+        }
+    elif devices > 1:
+        args["ddp_find_unused_parameters"] = False
     return args
 
 
-def launch_plan(ctx: StepContext, method: str, devices: int, device: str) -> dict[str, Any]:
+def rendezvous_endpoint(step: str) -> str:
+    """host:port of the c10d rendezvous for a multi-node run, from the launcher's standard variables."""
+    endpoint = os.environ.get("ADAPT_RDZV_ENDPOINT")
+    if endpoint:
+        return endpoint
+    host = os.environ.get("MASTER_ADDR")
+    if not host:
+        raise StepFailed(
+            f"{step}: hardware.train.nodes > 1 but no rendezvous endpoint is set",
+            hint="export MASTER_ADDR (and MASTER_PORT, default 29500) on every node — Slurm, SkyPilot and "
+            "Kubernetes recipes in docs/scale.md — or ADAPT_RDZV_ENDPOINT=host:port",
+        )
+    return f"{host}:{os.environ.get('MASTER_PORT', '29500')}"
+
+
+def torchrun_command(ctx: StepContext, per_node: int, nodes: int, spec: Path) -> list[str]:
+    """torchrun: standalone on one node; c10d rendezvous at MASTER_ADDR:MASTER_PORT across several."""
+    command = [sys.executable, "-m", "torch.distributed.run"]
+    if nodes == 1:
+        command += ["--standalone"]
+    else:
+        timeout = int(os.environ.get(RDZV_TIMEOUT_ENV, RDZV_TIMEOUT))
+        command += [f"--nnodes={nodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rendezvous_endpoint(ctx.step_id)}",
+                    f"--rdzv-id={ctx.key[:16]}", f"--rdzv-conf=join_timeout={timeout}", "--max-restarts=0"]  # fmt: skip
+        if os.environ.get("NODE_RANK"):
+            command.append(f"--node-rank={os.environ['NODE_RANK']}")
+    return [*command, f"--nproc-per-node={per_node}", "-m", "adaptfile.train.worker", str(spec)]
+
+
+def launch_plan(ctx: StepContext, method: str, per_node: int, nodes: int, device: str,
+                parallel: str) -> dict[str, Any]:  # fmt: skip
     """The command and configuration of the launch, recorded in metrics.json for inspection."""
-    spec = ctx.work / "launch" / "spec.json"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={devices}",
-               "-m", "adaptfile.train.worker", str(spec)]  # fmt: skip
+    command = torchrun_command(ctx, per_node, nodes, ctx.work / "launch" / "spec.json")
     return {
         "launcher": "torchrun",
-        "processes": devices,
-        "strategy": "fsdp" if method in FSDP_METHODS and device == "cuda" else "ddp",
-        "training_arguments": distributed_arguments(method, device, devices),
+        "processes": per_node * nodes,
+        "nodes": nodes,
+        "strategy": parallel,
+        "training_arguments": distributed_arguments(device, per_node * nodes, parallel),
         "command": [*command[1:-1], "<spec.json>"],
         "_argv": command,
     }
 
 
-def launch_distributed(ctx: StepContext, method: str, devices: int, device: str) -> dict[str, Any]:
-    """Run the recipe in `devices` processes; report their progress; return the launch record."""
-    plan = launch_plan(ctx, method, devices, device)
+def launch_distributed(ctx: StepContext, method: str, per_node: int, nodes: int, device: str,
+                       parallel: str) -> dict[str, Any]:  # fmt: skip
+    """Run the recipe in per_node × nodes processes; report their progress; return the launch record."""
+    plan = launch_plan(ctx, method, per_node, nodes, device, parallel)
     argv = plan.pop("_argv")
     launch_dir = ctx.work / "launch"
     launch_dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +151,14 @@ def launch_distributed(ctx: StepContext, method: str, devices: int, device: str)
         ctx.log(tail)
         if process.returncode in (-signal.SIGINT, 130):
             raise KeyboardInterrupt(f"{ctx.step_id}: workers interrupted; checkpoint saved")
+        if any(failure in tail for failure in _RDZV_FAILURES):
+            endpoint = next(a.split("=", 1)[1] for a in argv if a.startswith("--rdzv-endpoint="))
+            raise StepFailed(
+                f"{ctx.step_id}: this node could not meet the other {nodes - 1} node(s) at the rendezvous "
+                f"{endpoint} within {os.environ.get(RDZV_TIMEOUT_ENV, RDZV_TIMEOUT)} s",
+                hint=f"start `adapt build` on all {nodes} nodes (hardware.train.nodes), check that {endpoint} "
+                f"(MASTER_ADDR:MASTER_PORT) is reachable from every node, or raise {RDZV_TIMEOUT_ENV}",
+            )
         raise StepFailed(
             f"{ctx.step_id}: distributed training exited with {process.returncode}",
             hint=f"see {launch_dir / 'workers.log'}",

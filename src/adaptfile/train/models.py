@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptfile.errors import StepFailed
+from adaptfile.plan.estimate import load_precision
 from adaptfile.plan.model_info import check_weights
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
@@ -84,13 +85,18 @@ def save_tokenizer(tokenizer: Any, target: Path | str) -> None:
     tokenizer.save_pretrained(target)
 
 
-def load_base(location: str, revision: str | None, precision: str, quantize_4bit: bool = False,
+def load_base(location: str, revision: str | None, method: str, precision: str,
               trust_remote_code: bool = False) -> Any:  # fmt: skip
-    """The causal LM at `location` in the training precision (4-bit NF4 for QLoRA)."""
+    """The causal LM at `location` in the dtype the estimator counts for `method` at `precision`
+    (plan.estimate.load_precision): fp32 for full weights, the training precision for LoRA / prefix,
+    NF4 with the training precision as compute dtype for QLoRA (bf16 on Ampere+, fp16 on a T4 / V100)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, DTYPES[precision])}
+    loaded = load_precision(method, precision)
+    quantize_4bit = loaded == "nf4"
+    compute = getattr(torch, DTYPES[precision])
+    kwargs: dict[str, Any] = {"dtype": compute if quantize_4bit else getattr(torch, DTYPES[loaded])}
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
 
@@ -98,7 +104,7 @@ def load_base(location: str, revision: str | None, precision: str, quantize_4bit
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_compute_dtype=compute,
         )
     if Path(location).is_dir():
         check_weights(Path(location), location)

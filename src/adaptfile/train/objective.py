@@ -47,7 +47,30 @@ def trainer_class() -> type:
                     loss = loss * self.accelerator.num_processes
             return (loss, None) if return_outputs else loss
 
+        def create_accelerator_and_postprocess(self) -> None:
+            super().create_accelerator_and_postprocess()
+            if self.args.fsdp_plugin_args and self.args.use_cpu:
+                shard_on_cpu(self)
+
     return TargetTokenTrainer
+
+
+def shard_on_cpu(trainer: Any) -> None:
+    """FSDP2 on CPU processes over gloo. accelerate only turns its FSDP plugin on for accelerator devices and
+    leaves CPU processes on DDP, although torch's fully_shard runs on CPU; no library offers the switch, so
+    the distributed type is set here, in both shared states, before the model is prepared. This is what makes
+    the FSDP path (wrapping, full-state-dict checkpoints, resume) testable on CPU-only machines."""
+    from accelerate import FullyShardedDataParallelPlugin
+    from accelerate.state import PartialState
+    from accelerate.utils import DistributedType
+
+    state = trainer.accelerator.state
+    if state.distributed_type != DistributedType.MULTI_CPU:
+        return
+    PartialState().distributed_type = DistributedType.FSDP
+    state.distributed_type = DistributedType.FSDP
+    state.fsdp_plugin = FullyShardedDataParallelPlugin(**trainer.args.fsdp_plugin_args)
+    trainer.is_fsdp_enabled = True
 
 
 def eval_loss(model: Any, batches: Any) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,7 +17,8 @@ def model_info(model: Any) -> ModelInfo:
     """The estimator's view of a loaded transformers model (base parameters, shape from its config)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     c = base.config
-    params = sum(p.numel() for p in base.parameters())
+    # the base's own weights: LoRA layers injected into it are counted as trainable, not as base weights
+    params = sum(p.numel() for name, p in base.named_parameters() if "lora_" not in name)
     heads = getattr(c, "num_attention_heads", 1)
     return ModelInfo(
         name=getattr(c, "name_or_path", "") or "model",
@@ -33,24 +35,29 @@ def model_info(model: Any) -> ModelInfo:
 
 
 def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing: bool, precision: str,
-                    devices: int = 1) -> est.Memory:  # fmt: skip
+                    devices: int = 1, parallel: str = "single", device: str = "cpu") -> est.Memory:  # fmt: skip
     """Per-device training memory by the planner's formulas, for the model actually loaded."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    hw = SimpleNamespace(count=devices)
-    return est.training_memory(method, model_info(model), hw, trainable, batch, seq, checkpointing, precision)  # type: ignore[arg-type]
+    hw = SimpleNamespace(count=devices, devices=devices, device=device)
+    info = model_info(model)
+    return est.training_memory(method, info, hw, trainable, batch, seq, checkpointing, precision, parallel)  # type: ignore[arg-type]
 
 
-def available_gb(device: str) -> tuple[float, str]:
-    """Free memory of the training device in GB, and its description."""
+def available_gb(device: str, processes_per_node: int = 1) -> tuple[float, str]:
+    """Free memory one training process may use in GB, and its description: its own GPU's, or this
+    machine's memory shared by the training processes on it."""
     if device == "cuda":
         import torch
 
-        free, total = torch.cuda.mem_get_info()
-        return free / GB, f"{torch.cuda.get_device_name()} ({total / GB:.1f} GB, {free / GB:.1f} GB free)"
+        index = int(os.environ.get("LOCAL_RANK", "0"))
+        free, total = torch.cuda.mem_get_info(index)
+        name = torch.cuda.get_device_name(index)
+        return free / GB, f"{name} ({total / GB:.1f} GB, {free / GB:.1f} GB free)"
     import psutil
 
     free = psutil.virtual_memory().available
-    return free / GB, f"cpu ({free / GB:.1f} GB available)"
+    share = f", shared by {processes_per_node} processes" if processes_per_node > 1 else ""
+    return free / GB / processes_per_node, f"cpu ({free / GB:.1f} GB available{share})"
 
 
 def check_fits(step: str, memory: est.Memory, free_gb: float, device: str, settings: str) -> None:

@@ -28,6 +28,9 @@ class Prepared:
     collator: packing.Collator
     rows_per_batch: int
     notes: list[str] = field(default_factory=list)
+    estimated_gb: float | None = None  # the preflight's estimate, recorded beside the measured peak
+    # gathered after FSDP training (on rank 0), saved instead of the shards
+    full_state: dict[str, Any] | None = None
 
 
 def setup(ctx: StepContext, method: str) -> Prepared:
@@ -74,8 +77,7 @@ def _setup_model(ctx: StepContext, s: Settings) -> tuple[Any, Any]:
     location, revision = models.base_location(params, ctx.upstream)
     trust = bool(params.get("model.trust_remote_code", False))
     tokenizer = models.load_tokenizer(location, revision, trust)
-    weights = s.precision if s.peft and s.precision != "fp16" else "fp32"
-    model = models.load_base(location, revision, weights, s.method == "qlora", trust)
+    model = models.load_base(location, revision, s.method, s.precision, trust)
     return tokenizer, models.wrap_peft(model, s.method, params)
 
 
@@ -98,10 +100,19 @@ def _preflight(ctx: StepContext, p: Prepared) -> None:
     s = p.settings
     seq = max(len(r.input_ids) for r in p.train_rows)
     memory = preflight.estimate_memory(
-        s.method, p.model, p.rows_per_batch, seq, s.gradient_checkpointing, s.precision, s.devices
+        s.method,
+        p.model,
+        p.rows_per_batch,
+        seq,
+        s.gradient_checkpointing,
+        s.precision,
+        s.devices,
+        s.parallel,
+        s.device,
     )
-    free, device = preflight.available_gb(s.device)
-    ctx.log(f"memory: ≈{memory.total_gb:.3g} GB estimated, {device}")
+    p.estimated_gb = memory.total_gb
+    free, device = preflight.available_gb(s.device, s.per_node)
+    ctx.log(f"memory: ≈{memory.total_gb:.3g} GB estimated per process ({s.parallel}), {device}")
     preflight.check_fits(ctx.step_id, memory, free, device, s.describe())
 
 
@@ -109,7 +120,7 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
     """Run the Trainer from the last checkpoint under ctx.work (if any); returns the run's metrics."""
 
     from adaptfile.train import callbacks
-    from adaptfile.train.launch import distributed_arguments
+    from adaptfile.train.launch import distributed_arguments, wrap_classes
     from adaptfile.train.objective import eval_loss, trainer_class
 
     s = p.settings
@@ -124,11 +135,12 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
     cbs: list[Any] = [callbacks.ProgressCallback(ctx.progress, tokens / max(steps, 1)), interrupt]
     if stop_after is not None:
         cbs.append(callbacks.StopAfterCallback(stop_after))
+    wrap = wrap_classes(p.model, ctx.step_id) if s.sharded else None
+    tied = tied_aliases(p.model) if s.sharded else []
+    distributed = distributed_arguments(s.device, s.devices, s.parallel, wrap)
     trainer = trainer_class()(
         model=p.model,
-        args=_arguments(
-            s, checkpoints, p.rows_per_batch, distributed_arguments(s.method, s.device, s.devices)
-        ),
+        args=_arguments(s, checkpoints, p.rows_per_batch, distributed),
         train_dataset=rows,
         data_collator=p.collator,
         callbacks=cbs,
@@ -150,7 +162,11 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         raise KeyboardInterrupt(
             f"{ctx.step_id} interrupted at step {trainer.state.global_step}; checkpoint saved"
         )
-    final_loss = eval_loss(p.model, eval_batches)
+    final_loss = eval_loss(p.model, eval_batches)  # under FSDP every rank takes part in the gathers
+    if s.sharded:  # every rank joins the gather; rank 0 receives the full state dict, the others nothing
+        p.full_state = trainer.accelerator.get_state_dict(trainer.model)
+        for name in tied:  # the gather copies tied weights apart; save each once, as save_pretrained does
+            p.full_state.pop(name, None)
     curve = metrics.loss_curve(trainer.state.log_history)
     return {
         "method": s.method,
@@ -168,9 +184,23 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         / max(seconds, 1e-9),
         "wall_seconds": seconds,
         "peak_memory_gb": metrics.peak_memory_gb(s.device),
+        "estimated_memory_gb": p.estimated_gb,
+        "fsdp_wrap": wrap,
         "packing": s.packing,
         "packed_rows": len(p.train_rows),
     }
+
+
+def tied_aliases(model: Any) -> list[str]:
+    """Parameter names that alias an earlier one (tied input / output embeddings), found before sharding."""
+    first: dict[int, str] = {}
+    aliases = []
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in first:
+            aliases.append(name)
+        else:
+            first[id(parameter)] = name
+    return aliases
 
 
 def _arguments(s: Settings, output_dir: Path, rows_per_batch: int, extra: dict[str, Any]) -> Any:
@@ -214,22 +244,32 @@ def _batches(p: Prepared, rows: list[packing.Row]) -> list[dict[str, Any]]:
 def save(ctx: StepContext, p: Prepared, run: dict[str, Any]) -> None:
     """Publish only the final artifact: adapter or model (+ tokenizer), metrics.json and loss.png."""
     s = p.settings
+    state = {"state_dict": p.full_state} if p.full_state is not None else {}
     if s.peft:
         target = ctx.output("adapter/")
-        p.model.save_pretrained(target)
+        p.model.save_pretrained(target, **state)
         _portable_adapter_config(target, ctx.params)
         models.save_tokenizer(p.tokenizer, target)
         if ctx.params.get(f"{s.method}.merge"):
-            merged = p.model.merge_and_unload()
+            merged = _merged(ctx, p, target) if state else p.model.merge_and_unload()
             merged.save_pretrained(ctx.output("merged/"))
             models.save_tokenizer(p.tokenizer, ctx.output("merged/"))
     else:
-        p.model.save_pretrained(ctx.output("model/"))
+        p.model.save_pretrained(ctx.output("model/"), **state)
         models.save_tokenizer(p.tokenizer, ctx.output("model/"))
     metrics.write_metrics(ctx.output("metrics.json"), run)
     eval_points = [(0, run["eval_loss_start"])] if run["eval_loss_start"] is not None else []
     eval_points.append((run["steps"], run["eval_loss"]))
     metrics.write_loss_png(run["loss_curve"], eval_points, ctx.output("loss.png"), ctx.step_id)
+
+
+def _merged(ctx: StepContext, p: Prepared, adapter: Path) -> Any:
+    """The base with the saved adapter merged in: an FSDP-sharded model cannot merge in place."""
+    from peft import PeftModel
+
+    location, revision = models.base_location(ctx.params, ctx.upstream)
+    base = models.load_base(location, revision, p.settings.method, p.settings.precision)  # the same dtype
+    return PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
 
 
 def _portable_adapter_config(adapter: Path, params: dict[str, Any]) -> None:
@@ -252,8 +292,9 @@ def run_step(ctx: StepContext, method: str, launch: dict[str, Any] | None = None
     from adaptfile.train.launch import in_worker, is_main_process, launch_distributed
 
     settings = Settings.from_params(method, ctx.params)
-    if settings.devices > 1 and not in_worker():
-        launch_distributed(ctx, method, settings.devices, settings.device)
+    if settings.launched and not in_worker():
+        s = settings
+        launch_distributed(ctx, method, s.per_node, s.nodes, s.device, s.parallel)
         return
     prepared = setup(ctx, method)
     run = train(ctx, prepared)

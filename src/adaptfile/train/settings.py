@@ -24,8 +24,11 @@ class Settings:
     packing: bool
     save_every: int
     seed: int
-    devices: int
+    devices: int  # training processes in all: per_node × nodes
     device: str
+    per_node: int = 1
+    nodes: int = 1
+    parallel: str = "single"  # the planner's choice: single | ddp | fsdp | fsdp_offload
 
     @classmethod
     def from_params(cls, method: str, params: dict[str, Any]) -> Settings:
@@ -35,6 +38,8 @@ class Settings:
 
         device = params.get("hardware.train.device") or _available_device()
         precision = knob("precision", "bf16" if device == "cuda" else "fp32")
+        per_node = int(params.get("hardware.train.count", 1))
+        nodes = int(params.get("hardware.train.nodes", 1))
         return cls(
             method=method,
             epochs=float(knob("epochs", 1.0)),
@@ -47,13 +52,26 @@ class Settings:
             packing=bool(knob("packing", True)) and method != "prefix",
             save_every=int(knob("save_every", 50)),
             seed=int(params.get("project.seed", 0)),
-            devices=int(params.get("hardware.train.count", 1)),
+            devices=per_node * nodes,
             device=device,
+            per_node=per_node,
+            nodes=nodes,
+            parallel=params.get("hardware.train.parallel") or ("ddp" if per_node * nodes > 1 else "single"),
         )
 
     @property
     def sft(self) -> bool:
         return self.method in SFT_METHODS
+
+    @property
+    def sharded(self) -> bool:
+        """FSDP: weights, gradients and optimizer state split over the processes."""
+        return self.parallel in ("fsdp", "fsdp_offload")
+
+    @property
+    def launched(self) -> bool:
+        """Whether the recipe runs in torchrun-launched processes (several devices, or FSDP on one)."""
+        return self.devices > 1 or self.sharded
 
     @property
     def peft(self) -> bool:
