@@ -272,7 +272,10 @@ def eval_steps(
         },
     }
     trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
-    deps = (*(v.eval_step for v in variants), *trained)
+    sft = any(s.removesuffix(".train") in TRAINERS for s in trained)
+    rag = any("rag.index" in v.steps for v in variants)
+    retrieval = ("rag.train_context",) if sft and rag else ()  # its recall on the training examples
+    deps = (*(v.eval_step for v in variants), *trained, *retrieval)
     return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
 
 
