@@ -48,7 +48,7 @@ def make_world(root: Path, count: int, seed: int = 0) -> None:
         (root / name / "examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
 
 
-def render_factory(root: Path, params: dict[str, Any], tokenizer: Any) -> Any:
+def render_factory(root: Path, params: dict[str, Any], tokenizer: Any, contexts: Any = None) -> Any:
     def render(example: Any) -> tuple[str, str]:
         return f"Question: {example.input}\nAnswer:", f" {example.output}{tokenizer.eos_token}"
 
@@ -68,7 +68,7 @@ def side_adapt(root: Path, epochs: float) -> dict[str, Any]:
     from adaptfile.train import data as td
     from adaptfile.train import recipe
 
-    td.template_renderer = render_factory
+    td.serving_renderer = render_factory  # the same plain prompt on both sides
     (root / "adapt-out").mkdir()
     ctx = StepContext("lora.train", "bench", params(root, epochs), root, (),
                       {"examples.load": root / "train", "eval.load": root / "eval"},

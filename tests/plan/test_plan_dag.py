@@ -34,19 +34,36 @@ def test_steps_for_rag_icl_and_lora(plan) -> None:
     result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
     assert ids(result) == [
         "knowledge.load", "knowledge.chunk", "rag.index", "examples.load", "eval.load", "icl.shots",
-        "lora.train", "prompt.render", "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora",
-        "report",
+        "rag.train_context", "lora.train", "prompt.render", "eval.base", "eval.icl", "eval.icl+rag",
+        "eval.icl+rag+lora", "report",
     ]  # fmt: skip
     assert result.step("eval.load").kind == "examples.load"
-    assert set(result.step("eval.icl+rag+lora").deps) == {
-        "eval.load", "prompt.render", "icl.shots", "rag.index", "lora.train",
+    assert set(result.step("eval.icl+rag+lora").deps) == {  # a fine-tuned variant serves without shots
+        "eval.load", "prompt.render", "rag.index", "lora.train",
     }  # fmt: skip
     assert set(result.step("eval.icl").deps) == {"eval.load", "prompt.render", "icl.shots"}
     assert result.step("eval.icl").kind == "eval.variant"
     assert result.step("report").kind == "eval.report"
     assert set(result.step("report").deps) == {
-        "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora", "lora.train",
+        "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora", "lora.train", "rag.train_context",
     }  # fmt: skip
+
+
+def test_rag_variants_train_on_retrieved_passages(plan) -> None:
+    result = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
+    assert result.step("rag.train_context").deps == ("rag.index", "examples.load")
+    train = result.step("lora.train")
+    assert set(train.deps) == {"examples.load", "rag.train_context"}  # never eval.load, never icl.shots
+    assert train.params["constraints.max_prompt_tokens"] == 4096 and "model.context" in train.params
+    rag_lora = next(v for v in result.variants if v.name == "icl+rag+lora")
+    assert "icl.shots" not in rag_lora.steps and "rag.index" in rag_lora.steps
+
+
+def test_training_sequences_hold_the_served_prompt(plan) -> None:
+    with_rag = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA).settings["lora"]["max_seq_len"]
+    without = plan(toml(BODY + '[strategy]\nexclude = ["rag"]\n', base="Qwen2.5-0.5B"), DATA)
+    assert with_rag > without.settings["lora"]["max_seq_len"]
+    assert "rag.train_context" not in {s.id for s in without.steps}
 
 
 def test_deps_always_come_first(plan) -> None:
@@ -100,12 +117,13 @@ def test_changing_lora_r_touches_only_lora_train(plan) -> None:
     assert "lora.r" not in after.step("eval.icl+rag+lora").params
 
 
-def test_changing_chunk_size_does_not_touch_training(plan) -> None:
+def test_changing_chunk_size_does_not_touch_training_params(plan) -> None:
     before = plan(toml(BODY, base="Qwen2.5-0.5B"), DATA)
     after = plan(toml(BODY + "[rag]\nchunk_size = 128\n", base="Qwen2.5-0.5B"), DATA)
     changed = [a.id for a, b in zip(before.steps, after.steps, strict=True) if a.params != b.params]
-    # chunk size reshapes the prompt budget: the passage width and shot count re-resolve, training does not
-    assert changed == ["knowledge.chunk", "rag.index", "icl.shots", "prompt.render"]
+    # chunk size reshapes the prompt budget: the passage width and shot count re-resolve, and the report's
+    # training estimate (examples are trained with their passages); training's own params do not change
+    assert changed == ["knowledge.chunk", "rag.index", "icl.shots", "prompt.render", "report"]
 
 
 def test_no_steps_for_strategies_not_chosen(plan) -> None:

@@ -76,7 +76,13 @@ def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path)
 
     params = {"eval.variant": "icl+rag+lora", "eval.strategies": ["icl", "rag", "lora"], "model.base": "scratch",
               "model.revision": "main", "rag.top_k": 1, "eval.max_new_tokens": 32}  # fmt: skip
-    steps = ["eval.load", "pretrain.train", "prompt.render", "icl.shots", "rag.index", "lora.train"]
+    steps = [
+        "eval.load",
+        "pretrain.train",
+        "prompt.render",
+        "rag.index",
+        "lora.train",
+    ]  # no shots: fine-tuned
     upstream = {s: mini_build / "build" / s for s in steps}
     via_steps = from_upstream(params, upstream, mini_build)
     via_manifest = load_artifacts(mini_build, "icl+rag+lora")

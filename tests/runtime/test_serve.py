@@ -161,12 +161,14 @@ def test_streaming_is_server_sent_events_ending_in_done(served: Served) -> None:
 
 def test_stop_sequences_end_the_answer_before_them(served: Served) -> None:
     client = served.client()
-    free = client.chat.completions.create(model=MODEL, messages=_user(QUESTION), max_tokens=16)
+    # seeded sampling: the mini model's greedy answers can be a single token, too short to cut
+    sampling = {"temperature": 1.5, "seed": 7, "max_tokens": 16}
+    free = client.chat.completions.create(model=MODEL, messages=_user(QUESTION), **sampling)
     words = (free.choices[0].message.content or "").split()
     assert len(words) >= 3, f"the mini model answered {words}: too short to cut"
     stop = f" {words[1]}"
     expected = free.choices[0].message.content[: free.choices[0].message.content.find(stop)].strip()
-    request = {"messages": _user(QUESTION), "max_tokens": 16, "stop": [stop, "never in it"]}
+    request = {"messages": _user(QUESTION), **sampling, "stop": [stop, "never in it"]}
     cut = client.chat.completions.create(model=MODEL, **request)
     assert cut.choices[0].message.content == expected
     assert cut.choices[0].finish_reason == "stop"

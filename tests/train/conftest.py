@@ -16,9 +16,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from adaptfile.engine.protocol import StepContext  # noqa: E402
-from adaptfile.train import data as train_data  # noqa: E402
 
-REAL_RENDERER = train_data.template_renderer  # the shared templates (adaptfile.prompt)
 WORDS = [
     "router",
     "reset",
@@ -52,21 +50,8 @@ def corpus(count: int = 30, seed: int = 1) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 40))) + "." for _ in range(count)]
 
 
-def fake_renderer(root: Path, params: dict[str, Any], tokenizer: Any) -> Callable[[Any], tuple[str, str]]:
-    """Test double of the prompt contract: (serving prompt, target + eos)."""
-
-    def render(example: Any) -> tuple[str, str]:
-        return (
-            f"{params.get('project.instruction', '')}\nQ: {example.input}\nA:",
-            f" {example.output}{tokenizer.eos_token}",
-        )
-
-    return render
-
-
 @pytest.fixture(autouse=True)
-def _prompt_double(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(train_data, "template_renderer", fake_renderer)
+def _one_thread() -> None:
     torch.set_num_threads(1)
 
 

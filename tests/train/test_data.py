@@ -11,30 +11,44 @@ from adaptfile.train import data as td
 from adaptfile.train import packing, preflight, recipe
 from adaptfile.train.models import load_tokenizer
 
-from .conftest import REAL_RENDERER, fake_renderer, lora_params
+from .conftest import lora_params
 
 
-def test_training_text_is_the_serving_prompt_plus_target_and_eos(tiny_base, tmp_path):
-    from adaptfile.prompt import format_prompt, load_template, render_messages
+def test_training_text_is_the_assembled_serving_prompt_plus_target_and_eos(tiny_base, tmp_path):
+    from adaptfile.prompt.assemble import PromptBuild
+    from adaptfile.prompt.template import Passage
 
     tokenizer = load_tokenizer(str(tiny_base), None)
-    params = {"project.task": "qa", "project.instruction": "Answer briefly."}
-    render = REAL_RENDERER(tmp_path, params, tokenizer)
+    params = {
+        "project.task": "qa",
+        "project.instruction": "Answer briefly.",
+        "constraints.max_prompt_tokens": 200,
+    }
+    chunk = {"path": "manual.md", "start": 0, "end": 24, "text": "Hold reset for 10 s to reset."}
+    render = td.serving_renderer(tmp_path, params, tokenizer, {"How do I reset the router?": [chunk]})
     prompt, completion = render(Example("How do I reset the router?", "Hold reset for 10 s."))
-    messages = render_messages(
-        load_template(tmp_path, "qa", None),
-        instruction="Answer briefly.",
-        shots=[],
-        context=[],
-        question="How do I reset the router?",
-    )
-    assert prompt == format_prompt(messages, tokenizer)
+    build = PromptBuild.for_training(tmp_path, params, tokenizer)
+    served = build.assemble("How do I reset the router?", [Passage("manual.md", 0, 24, chunk["text"])])
+    assert prompt == served.prompt and chunk["text"] in prompt and "Answer briefly." in prompt
     assert completion == "Hold reset for 10 s." + tokenizer.eos_token
+    (row,) = td.prompt_rows(
+        [Example("How do I reset the router?", "Hold reset for 10 s.")], render, tokenizer
+    )
+    assert row["prompt"] == prompt and row["prompt_tokens"] == len(tokenizer(prompt)["input_ids"])
+
+
+def small_template_renderer(tokenizer):
+    """A small plain template for tests of token bookkeeping (never of prompt equality)."""
+
+    def render(example):
+        return f"Answer.\nQ: {example.input}\nA:", f" {example.output}{tokenizer.eos_token}"
+
+    return render
 
 
 def test_completion_only_masking_token_by_token(tiny_base):
     tokenizer = load_tokenizer(str(tiny_base), None)
-    render = fake_renderer(tiny_base, {"project.instruction": "Answer."}, tokenizer)
+    render = small_template_renderer(tokenizer)
     example = Example("how reset router", "router reset")
     (record,) = td.sft_records([example], render, tokenizer, 64)
     prompt, completion = render(example)
@@ -48,7 +62,7 @@ def test_completion_only_masking_token_by_token(tiny_base):
 
 def test_long_examples_keep_their_answer_within_max_len(tiny_base):
     tokenizer = load_tokenizer(str(tiny_base), None)
-    render = fake_renderer(tiny_base, {}, tokenizer)
+    render = small_template_renderer(tokenizer)
     (record,) = td.sft_records([Example("how " + "router " * 80, "reset")], render, tokenizer, 32)
     assert len(record) == 32 and record.labels[-1] == tokenizer.eos_token_id
 

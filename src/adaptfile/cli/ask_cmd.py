@@ -15,6 +15,7 @@ from adaptfile.cli.app import App, pass_app
     "ask",
     epilog='Examples:\n\n  adapt ask --retrieve-only "How do I reset the router?"\n\n'
     '  adapt ask --prompt-only --json "How do I reset the router?"\n\n'
+    '  adapt ask --prompt-only --variant icl+rag+lora "How do I reset the router?"\n\n'
     "  adapt ask --retrieve-only --json --top-k 8 < questions.txt",
 )
 @click.argument("question", required=False)
@@ -36,7 +37,11 @@ from adaptfile.cli.app import App, pass_app
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Use this index directory instead of the project's build.",
 )
-@click.option("--variant", help="Variant to answer with (default: the report's best; see `adapt eval`).")
+@click.option(
+    "--variant",
+    help="Variant to answer with, or whose exact prompt --prompt-only prints (default: the report's best; "
+    "see `adapt eval`).",
+)
 @pass_app
 def command(
     app: App,
@@ -52,7 +57,7 @@ def command(
     if prompt_only:
         from adaptfile.cli.ask_prompt import prompt_only as show_prompts
 
-        show_prompts(app, list(_questions(question)), as_json)
+        show_prompts(app, list(_questions(question)), as_json, variant)
         return
     if not retrieve_only:
         from adaptfile.cli.ask_answer import answer_questions

@@ -14,10 +14,19 @@ from adaptfile.cli.app import App
 from adaptfile.errors import UsageError
 
 
-def prompt_only(app: App, questions: Iterable[str], as_json: bool) -> None:
+def prompt_only(app: App, questions: Iterable[str], as_json: bool, variant: str | None = None) -> None:
     """For each question: instruction, shots (for "similar" the nearest, nearest first), retrieved context
-    where RAG is built, and the question — as text, or one JSON object per line with `as_json`."""
+    where RAG is built, and the question — as text, or one JSON object per line with `as_json`.
+    With `variant`: exactly that variant's serving prompt (Runtime.assemble, its own tokenizer)."""
     project = app.project()
+    if variant is not None:
+        from adaptfile.runtime import Runtime
+
+        runtime = Runtime.from_build(project.root, variant)
+        for question in (q.strip() for q in questions):
+            if question:
+                _show(app, runtime.assemble(question), as_json)
+        return
     steps = _built_steps(project.root)
     if "prompt.render" not in steps:
         raise UsageError(
@@ -44,15 +53,16 @@ def prompt_only(app: App, questions: Iterable[str], as_json: bool) -> None:
         if not question:
             continue
         context = _retrieve(retriever, question) if retriever is not None else corpus
-        assembled = build.assemble(question, context)
-        if as_json:
-            app.echo_json(assembled.to_json())
-        else:
-            click.echo(assembled.prompt)
-            total = assembled.tokens.total
-            click.echo(
-                f"-- {len(assembled.shots)} shots, {len(context)} passages, {total} prompt tokens", err=True
-            )
+        _show(app, build.assemble(question, context), as_json)
+
+
+def _show(app: App, assembled: Any, as_json: bool) -> None:
+    if as_json:
+        app.echo_json(assembled.to_json())
+        return
+    click.echo(assembled.prompt)
+    tokens, shots, passages = assembled.tokens.total, len(assembled.shots), len(assembled.context)
+    click.echo(f"-- {shots} shots, {passages} passages, {tokens} prompt tokens", err=True)
 
 
 def stdin_questions(stream: Any) -> Iterable[str]:

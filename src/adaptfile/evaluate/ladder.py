@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from adaptfile.engine.executor import all_succeeded, failures
 from adaptfile.engine.reporter import Reporter
 from adaptfile.errors import UsageError
+from adaptfile.plan.dag import TRAINERS
 
 if TYPE_CHECKING:
     from adaptfile.engine.executor import BuildOptions, StepOutcome
@@ -108,7 +109,10 @@ def _report_spec(spec: StepSpec, plan: Plan, evaluated: Sequence[str]) -> StepSp
     """The report over the evaluated variants only (and their trained models)."""
     variants = [v for v in plan.variants if v.eval_step in evaluated]
     trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
-    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained))
+    # the training data's retrieval recall, when a RAG variant trained on retrieved passages was evaluated
+    sft = any(t.removesuffix(".train") in TRAINERS for t in trained)
+    recall = tuple(d for d in spec.deps if d == "rag.train_context" and sft)
+    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained, *recall))
 
 
 def _verdict(root: Path, plan: Plan, evaluated: list[str], goal: dict[str, Any]) -> dict[str, Any]:

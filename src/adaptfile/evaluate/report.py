@@ -17,8 +17,10 @@ def make_report(
     goal: dict[str, Any] | None,
     ladder: list[str],
     training: list[dict[str, Any]],
+    train_retrieval: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report object `adapt eval --json` prints; `results` are eval.variant results.json, cheapest first."""
+    """The report object `adapt eval --json` prints; `results` are eval.variant results.json, cheapest first;
+    `train_retrieval`: rag.train_context's recall.json (was the gold passage retrieved for training examples)."""
     metric = goal["metric"] if goal else TASK_METRICS.get(task, ("rouge_l",))[0]
     variants = [
         {"name": r["variant"], "strategies": r["strategies"], "metrics": r["metrics"]} for r in results
@@ -36,6 +38,7 @@ def make_report(
         "best": best["name"] if best else None,
         "goal": None,
         "training": training,
+        "train_retrieval": train_retrieval,
     }
     if goal:
         report["goal"] = goal_verdict(goal, variants, ladder)
@@ -130,6 +133,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                      _fmt(m["wall_seconds"]), loss]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "Estimates are ±30% until measured."]
+    recall = report.get("train_retrieval")
+    if recall and recall.get("with_source"):
+        lines += ["", f"RAG variants train on what retrieval returns: retrieval recall on the training examples "
+                  f"{recall['gold_retrieved']} / {recall['with_source']} ({_fmt(recall['recall'])}) at top "
+                  f"{recall['top_k']}; examples whose gold passage was missed are kept (RAFT)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -128,6 +128,13 @@ def build_steps(
         deps = ("knowledge.load", *model_dep, *upstream)
         steps.append(StepSpec("cpt.train", "cpt.train", deps, params, model_inputs))
         upstream = ("cpt.train",)
+    retrieved: tuple[str, ...] = ()
+    if trainers and "rag" in chosen and data.examples:  # RAG variants train on what the index retrieves
+        params = {"rag.top_k": settings["rag"]["top_k"]}
+        steps.append(
+            StepSpec("rag.train_context", "rag.train_context", ("rag.index", "examples.load"), params)
+        )
+        retrieved = ("rag.train_context",)
     for method in trainers:
         params = {
             **base_model,
@@ -135,10 +142,14 @@ def build_steps(
             "project.task": config.project.task,
             "project.instruction": config.project.instruction,
             "project.seed": config.project.seed,
-            "icl.template": config.icl.template,  # training text is rendered with the serving template
+            # training text is the serving prompt: same template, budget and (for RAG) retrieved passages
+            "icl.template": config.icl.template,
+            "model.context": model.context,
+            "constraints.max_prompt_tokens": config.constraints.max_prompt_tokens,
             **_train_params(method, settings),
         }
-        deps = ("examples.load", *model_dep, *upstream)  # never eval.load: the eval set retrains nothing
+        # never eval.load (the eval set retrains nothing), never icl.shots (fine-tuned variants have none)
+        deps = ("examples.load", *model_dep, *upstream, *retrieved)
         inputs = (*model_inputs, *templates)
         steps.append(StepSpec(f"{method}.train", f"{method}.train", deps, params, inputs))
 
@@ -218,7 +229,10 @@ def plan_variants(
             continue
         below = ("cpt.train",) if method != "cpt" and "cpt.train" in ids else ()
         strategies = (*prompt, method)
-        found.append(("+".join(strategies), strategies, (*parts, *below, f"{method}.train")))
+        # a fine-tuned variant serves as it was trained: without demonstrations (the name keeps "icl"
+        # to match the ladder's rungs); cpt trains on the corpus, not on prompts, and keeps its shots
+        own = [p for p in parts if p != "icl.shots"] if method in TRAINERS else parts
+        found.append(("+".join(strategies), strategies, (*own, *below, f"{method}.train")))
     return tuple(
         Variant(name, strategies, deps, rung=name in ladder, conditional=name in ladder[1:])
         for name, strategies, deps in found
@@ -262,7 +276,10 @@ def eval_steps(
         },
     }
     trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
-    deps = (*(v.eval_step for v in variants), *trained)
+    sft = any(s.removesuffix(".train") in TRAINERS for s in trained)
+    rag = any("rag.index" in v.steps for v in variants)
+    retrieval = ("rag.train_context",) if sft and rag else ()  # its recall on the training examples
+    deps = (*(v.eval_step for v in variants), *trained, *retrieval)
     return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
 
 

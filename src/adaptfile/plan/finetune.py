@@ -46,9 +46,17 @@ def finetune_triggers(config: AdaptConfig, pressure: str | None) -> list[str]:
 
 
 def decide_finetuning(
-    config: AdaptConfig, profile: DataProfile, hw: HardwareProfile, model: ModelInfo, pressure: str | None
+    config: AdaptConfig,
+    profile: DataProfile,
+    hw: HardwareProfile,
+    model: ModelInfo,
+    pressure: str | None,
+    prompt_tokens: tuple[int, int] = (0, 0),
 ) -> TrainOutcome:
-    """lora if it fits memory and budget, else qlora on CUDA; prefix only when asked; full with margin."""
+    """lora if it fits memory and budget, else qlora on CUDA; prefix only when asked; full with margin.
+
+    `prompt_tokens`: (mean, most) tokens the serving prompt adds to an example (instruction, retrieved
+    passages; a fine-tuned variant has no demonstrations): examples are trained as they are served."""
     out = TrainOutcome()
     include, exclude = set(config.strategy.include), set(config.strategy.exclude)
     triggers = finetune_triggers(config, pressure)
@@ -70,7 +78,11 @@ def decide_finetuning(
                 reason = f"fine-tuning indicated ({'; '.join(triggers)}) but there are no annotated examples"
                 out.decisions[name] = StrategyDecision(name, "rejected", reason + " (data.examples)")
         return out
-    data = TrainData(tokens=examples.tokens_total, longest=examples.tokens_max, rows=rows)
+    data = TrainData(
+        tokens=examples.tokens_total + rows * prompt_tokens[0],
+        longest=examples.tokens_max + prompt_tokens[1],
+        rows=rows,
+    )
     budget = config.constraints.budget_usd
     plans = {
         "lora": fit_training("lora", config.lora, model, hw, data, _adapters(model, config, "lora")),

@@ -12,7 +12,7 @@ from adaptfile.plan.hardware import Hardware, HardwareProfile
 from adaptfile.plan.model import Plan, StrategyDecision
 from adaptfile.plan.model_info import EmbedderRef, ModelInfo, format_count
 from adaptfile.plan.pretraining import decide_pretraining
-from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting
+from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting, text_tokens
 from adaptfile.profile.model import DataProfile
 
 SMALL_EVAL = 20
@@ -28,7 +28,13 @@ def make_plan(
 ) -> Plan:
     """Decide every strategy (the rules in docs/planner.md), resolve settings, and lay out the steps."""
     prompting = decide_prompting(config, profile, hardware, model)
-    tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure)
+    # a fine-tuned variant trains on its serving prompt: the instruction and, with RAG, the passages, which
+    # fill up to the whole prompt budget (counted here in estimated tokens, in the model's own at build time)
+    instruction = text_tokens(config.project.instruction)
+    retrieved = prompting.rag.estimate.get("retrieved_tokens", 0) if prompting.rag.decision == "chosen" else 0
+    budget = prompting.icl.estimate.get("prompt_limit", 0) if retrieved else 0
+    overhead = (instruction + retrieved, max(instruction + retrieved, budget))
+    tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure, overhead)
     pretraining = decide_pretraining(config, profile, hardware.train, model)
     decisions = {
         "icl": prompting.icl,

@@ -101,6 +101,20 @@ class PromptBuild:
         template = compile_template(source, settings["template"], directory / "template.j2")
         return cls(template, instruction, shots, spares, settings, tokenizer, index_dir)
 
+    @classmethod
+    def for_training(cls, root: Path, params: dict[str, Any], tokenizer: Any | None) -> PromptBuild:
+        """What prompt.render writes for these params, without demonstrations: the prompt a fine-tuned
+        variant is trained and served with (it serves with no shots; docs/strategies/lora.md)."""
+        from adaptfile.prompt.budget import serving_limit
+        from adaptfile.prompt.template import load_template
+
+        template = load_template(root, params.get("project.task", "qa"), params.get("icl.template"))
+        instruction = (params.get("project.instruction") or "").strip()
+        limit = serving_limit(params, tokenizer)[2]
+        return cls(
+            template, instruction, [], [], {"schema": PROMPT_SCHEMA, "shots": 0, "limit": limit}, tokenizer
+        )
+
     @property
     def per_query(self) -> bool:
         return bool(self.settings.get("per_query"))

@@ -137,3 +137,17 @@ def prompt_limit(max_prompt_tokens: int, context_window: int | None, answer_toke
     if context_window is None:
         return max_prompt_tokens
     return min(max_prompt_tokens, context_window - answer_tokens)
+
+
+def serving_limit(params: dict[str, Any], tokenizer: Any | None) -> tuple[int | None, int, int]:
+    """(context window, answer tokens, prompt budget) for a step's params: prompt.render writes these
+    into prompt.json and a training step fits its prompts to the same budget."""
+    from adaptfile.plan.prompting import answer_budget
+
+    size = getattr(tokenizer, "model_max_length", None)
+    window = params.get("model.context") or (
+        size if isinstance(size, int) and 0 < size < 10_000_000 else None
+    )
+    answer = answer_budget(params.get("project.task", "qa"), window)
+    limit = prompt_limit(int(params.get("constraints.max_prompt_tokens") or 4096), window, answer)
+    return window, answer, limit

@@ -13,6 +13,7 @@ from adaptfile.errors import ConfigError
 # later ones are what earlier ones trained on; model.import: a GGUF base dequantized into a model directory
 MODEL_STEPS = ("full.train", "cpt.train", "pretrain.train", "model.import")
 ADAPTER_STEPS = ("lora.train", "qlora.train", "prefix.train")
+SFT_STRATEGIES = ("lora", "qlora", "prefix", "full")  # trained on rendered prompts (train_prompts.jsonl)
 PROMPT_FILES = ("system.txt", "template.j2", "shots.jsonl", "spares.jsonl", "prompt.json")
 BUILD_FIRST = "run `adapt build` first"
 
@@ -56,7 +57,8 @@ def variant_record(
         "adapter": f"{where(adapter)}/adapter" if adapter else None,
         "index": f"{where('rag.index')}/index" if "rag.index" in steps else None,
         "prompt": {"dir": prompt, "files": [f"{prompt}/{f}" for f in PROMPT_FILES]},
-        "shots": "icl" in strategies,
+        # a fine-tuned variant serves with the demonstrations it was trained with: none
+        "shots": "icl" in strategies and not any(s in SFT_STRATEGIES for s in strategies),
         "shots_index": f"{where('icl.shots')}/index" if "icl.shots" in steps else None,
     }
 

@@ -62,6 +62,7 @@ class Runtime:
         self._model: Any = None
         self._prompt: Any = None
         self._retriever: Any = None
+        self._tokenizer: Any = None
 
     @classmethod
     def from_build(cls, root: Path, variant: str | None = None, max_new_tokens: int | None = None) -> Runtime:
@@ -89,13 +90,26 @@ class Runtime:
             return self._model
 
     @property
+    def tokenizer(self) -> Any:
+        """The variant's tokenizer: the loaded model's, else loaded alone (`adapt ask --prompt-only`)."""
+        with self._lock:
+            if self._model is not None:
+                return self._model.tokenizer
+            if self._tokenizer is None:
+                from adaptfile.train.models import load_tokenizer
+
+                a = self.artifacts
+                self._tokenizer = load_tokenizer(a.model, a.revision, a.trust_remote_code)
+            return self._tokenizer
+
+    @property
     def prompt_build(self) -> Any:
         with self._lock:
             if self._prompt is None:
                 from adaptfile.prompt.assemble import PromptBuild
 
                 a = self.artifacts
-                build = PromptBuild.load(a.prompt, self.model.tokenizer, a.shots_index)
+                build = PromptBuild.load(a.prompt, self.tokenizer, a.shots_index)
                 if not a.use_shots:
                     build = dataclasses.replace(build, settings={**build.settings, "shots": 0})
                 self._prompt = build
@@ -132,16 +146,28 @@ class Runtime:
     ) -> Prepared:
         """The serving prompt for `question` (retrieving for it unless `chunks` are given), after the
         conversation's earlier `history` turns and with a client's `system` text after the instruction."""
-        from adaptfile.prompt.template import Passage
-
         with self._lock:  # the tokenizer is shared with generation, and fast tokenizers are not thread-safe
-            chunks = self.retrieve(question) if chunks is None else chunks
-            passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
-            assembled = self.prompt_build.assemble(question, passages, history=history, system=system)
+            assembled = self.assemble(question, chunks, history=history, system=system)
             ids = self.model.prompt_ids(assembled.prompt)
         shown = assembled.context  # what survived fitting the prompt budget: cite only what the model saw
         citations = [Citation(p.path, p.start, p.end) for p in shown]
         return Prepared(assembled.prompt, ids, citations, shown)
+
+    def assemble(
+        self,
+        question: str,
+        chunks: list[Any] | None = None,
+        *,
+        history: Sequence[dict[str, str]] = (),
+        system: str = "",
+    ) -> Any:
+        """The assembled serving prompt (AssembledPrompt) for `question`; needs the tokenizer, not the model."""
+        from adaptfile.prompt.template import Passage
+
+        with self._lock:
+            chunks = self.retrieve(question) if chunks is None else chunks
+            passages = [Passage(c.path, c.start, c.end, c.text) for c in chunks]
+            return self.prompt_build.assemble(question, passages, history=history, system=system)
 
     def generate(
         self,

@@ -11,7 +11,7 @@ class EvalReport:
     """build/report/: report.json (the `adapt eval --json` object), report.md, goal.png."""
 
     name = "eval.report"
-    version = "1"
+    version = "2"  # 2: retrieval recall on the training examples
     params = None  # project.task, goal.*, eval.variants/ladder/estimates
     outputs = ("report.json", "report.md", "goal.png")
     volatile = ("report.json", "report.md")  # they quote measured latencies and training times
@@ -29,9 +29,12 @@ class EvalReport:
         goal = {"metric": p["goal.metric"], "target": p["goal.target"]} if p.get("goal.metric") else None
         trained = {s: d for s, d in ctx.upstream.items() if s.endswith(".train")}
         training = training_rows(p.get("eval.estimates", {}), trained)
-        report = make_report(
-            p.get("project.task", "qa"), results, goal, list(p.get("eval.ladder", [])), training
-        )
+        recall = None
+        if "rag.train_context" in ctx.upstream:
+            path = ctx.upstream_output("rag.train_context", "recall.json")
+            recall = json.loads(path.read_text(encoding="utf-8"))
+        ladder = list(p.get("eval.ladder", []))
+        report = make_report(p.get("project.task", "qa"), results, goal, ladder, training, recall)
         text = json.dumps(report, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         ctx.output("report.json").write_text(text, encoding="utf-8")
         ctx.output("report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -23,7 +23,7 @@ class PromptRender:
 
     def run(self, ctx: StepContext) -> None:
         from adaptfile.prompt.assemble import PROMPT_SCHEMA, write_shots
-        from adaptfile.prompt.budget import fit_shots, measure, prompt_limit
+        from adaptfile.prompt.budget import fit_shots, measure, serving_limit
         from adaptfile.prompt.chat import format_prompt, has_chat_template, render_messages
         from adaptfile.prompt.template import Passage, load_template
 
@@ -36,9 +36,7 @@ class PromptRender:
         question, question_from = _longest_question(ctx)
         passages = [Passage(d["path"], 0, len(d["text"]), d["text"]) for d in _documents(ctx)]
         budget = _context_budget(p)
-        window = p.get("model.context") or _window(tokenizer)
-        answer = _answer_tokens(task, window)
-        limit = prompt_limit(int(p.get("constraints.max_prompt_tokens", 4096)), window, answer)
+        window, answer, limit = serving_limit(p, tokenizer)  # the training steps fit the same budget
         common = {"instruction": instruction, "question": question, "tokenizer": tokenizer}
         kept, tokens = fit_shots(
             template,
@@ -158,17 +156,6 @@ def _tokenizer(ctx: StepContext) -> tuple[Any | None, str]:
     revision = ctx.params.get("model.commit") or ctx.params.get("model.revision")
     trust = bool(ctx.params.get("model.trust_remote_code", False))
     return load_tokenizer(base, ctx.root, revision, trust), base
-
-
-def _window(tokenizer: Any | None) -> int | None:
-    size = getattr(tokenizer, "model_max_length", None)
-    return int(size) if isinstance(size, int) and 0 < size < 10_000_000 else None
-
-
-def _answer_tokens(task: str, window: int | None) -> int:
-    from adaptfile.plan.prompting import answer_budget
-
-    return answer_budget(task, window)
 
 
 def _warnings(wanted: int, kept: int, total: int, limit: int, per_query: bool) -> list[str]:

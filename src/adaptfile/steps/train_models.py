@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from adaptfile.engine.protocol import StepContext
 
 TRAIN_PACKAGES = ("torch", "transformers", "peft", "accelerate")
-VERSION = "2"  # 2: adapters without the machine-specific model card, sorted target_modules
+VERSION = "3"  # 3: examples rendered as served (retrieved passages), train_prompts.jsonl
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,13 @@ class TrainKind:
         run_step(ctx, self.method)
 
 
-_ADAPTER = ("adapter/", "merged/", "metrics.json", "loss.png")
+_SFT = ("train_prompts.jsonl",)  # the rendered training prompts, one example a line
+_ADAPTER = ("adapter/", "merged/", "metrics.json", "loss.png", *_SFT)
 _MODEL = ("model/", "metrics.json", "loss.png")
 
 LORA_TRAIN = TrainKind("lora", _ADAPTER)
 QLORA_TRAIN = TrainKind("qlora", _ADAPTER)
-PREFIX_TRAIN = TrainKind("prefix", ("adapter/", "metrics.json", "loss.png"))
-FULL_TRAIN = TrainKind("full", _MODEL)
+PREFIX_TRAIN = TrainKind("prefix", ("adapter/", "metrics.json", "loss.png", *_SFT))
+FULL_TRAIN = TrainKind("full", (*_MODEL, *_SFT))
 CPT_TRAIN = TrainKind("cpt", _MODEL)
 PRETRAIN_TRAIN = TrainKind("pretrain", _MODEL)

@@ -35,20 +35,49 @@ class Record:
         return sum(1 for label in self.labels[1:] if label != IGNORE)
 
 
-def template_renderer(root: Path, params: dict[str, Any], tokenizer: Any) -> Renderer:
-    """Example → (serving prompt, target + EOS), through the same templates `adapt ask` uses."""
-    from adaptfile.prompt import load_template, render_messages, training_text
+def serving_renderer(
+    root: Path, params: dict[str, Any], tokenizer: Any, contexts: dict[str, list[Any]] | None = None
+) -> Renderer:
+    """Example → (serving prompt, target + EOS): the prompt `adapt ask` assembles for the example's input
+    (PromptBuild.assemble, same budget fitting), with the passages retrieval returns for it (`contexts`:
+    input → retrieved chunks, from rag.train_context) and no demonstrations."""
+    from adaptfile.prompt.assemble import PromptBuild
+    from adaptfile.prompt.chat import eos_token
+    from adaptfile.prompt.template import Passage
 
-    template = load_template(root, params.get("project.task", "qa"), params.get("icl.template"))
-    instruction = params.get("project.instruction", "")
+    build = PromptBuild.for_training(root, params, tokenizer)
 
     def render(example: Example) -> tuple[str, str]:
-        messages = render_messages(
-            template, instruction=instruction, shots=[], context=[], question=example.input
-        )
-        return training_text(messages, example.output, tokenizer)
+        chunks = (contexts or {}).get(example.input, [])
+        passages = [Passage(c["path"], c["start"], c["end"], c["text"]) for c in chunks]
+        return build.assemble(example.input, passages).prompt, example.output + eos_token(tokenizer)
 
     return render
+
+
+def read_contexts(directory: Path) -> dict[str, list[Any]]:
+    """rag.train_context's context.jsonl: example input → the chunks retrieved for it, best first."""
+    rows = (
+        json.loads(line) for line in (directory / "context.jsonl").read_text(encoding="utf-8").splitlines()
+    )
+    return {row["input"]: row["chunks"] for row in rows}
+
+
+def prompt_rows(examples: Iterable[Example], render: Renderer, tokenizer: Any) -> list[dict[str, Any]]:
+    """build/<step>/train_prompts.jsonl rows: the exact text the model reads before each target."""
+    rows = []
+    for example in examples:
+        prompt, completion = render(example)
+        rows.append(
+            {
+                "input": example.input,
+                "prompt": prompt,
+                "target": completion,
+                "prompt_tokens": len(tokenizer(prompt, add_special_tokens=True)["input_ids"]),
+                "target_tokens": len(tokenizer(completion, add_special_tokens=False)["input_ids"]),
+            }
+        )
+    return rows
 
 
 def sft_records(examples: Iterable[Example], render: Renderer, tokenizer: Any, max_len: int) -> list[Record]:

@@ -83,10 +83,15 @@ def _setup_model(ctx: StepContext, s: Settings) -> tuple[Any, Any]:
 
 def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.Record], list[td.Record]]:
     if s.sft:
-        render = td.template_renderer(ctx.root, ctx.params, tokenizer)
+        contexts = None
+        if "rag.train_context" in ctx.upstream:  # a RAG variant trains on what retrieval really returns
+            contexts = td.read_contexts(ctx.upstream["rag.train_context"])
+        render = td.serving_renderer(ctx.root, ctx.params, tokenizer, contexts)
+        everything = td.read_examples_dir(ctx.upstream["examples.load"])
+        _write_prompts(ctx, td.prompt_rows(everything, render, tokenizer), s.max_seq_len)
         # eval loss on a seeded slice of the training examples, never on the eval set: a training step
         # must not depend on data.eval (editing the eval set would retrain every model)
-        examples, heldout = td.split_heldout(td.read_examples_dir(ctx.upstream["examples.load"]), s.seed)
+        examples, heldout = td.split_heldout(everything, s.seed)
         return (
             td.sft_records(examples, render, tokenizer, s.max_seq_len),
             td.sft_records(heldout, render, tokenizer, s.max_seq_len),
@@ -94,6 +99,18 @@ def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.
     corpus_step = "knowledge.load" if "knowledge.load" in ctx.upstream else "examples.load"
     records = td.corpus_records(td.read_corpus_dir(ctx.upstream[corpus_step]), tokenizer, s.max_seq_len)
     return td.split_heldout(records, s.seed)
+
+
+def _write_prompts(ctx: StepContext, rows: list[dict[str, Any]], max_len: int) -> None:
+    """train_prompts.jsonl: what the model reads, one example a line; warns where max_seq_len cuts a prompt."""
+    lines = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
+    ctx.output("train_prompts.jsonl").write_text(lines, encoding="utf-8", newline="\n")
+    cut = sum(1 for row in rows if row["prompt_tokens"] + row["target_tokens"] > max_len)
+    if cut:
+        ctx.log(
+            f"warning: {cut} of {len(rows)} training prompts exceed max_seq_len {max_len} and lose their "
+            "start; raise the method's max_seq_len so training sees the whole serving prompt"
+        )
 
 
 def _preflight(ctx: StepContext, p: Prepared) -> None:
