@@ -165,10 +165,10 @@ class LoadedModel:
         mask = torch.tensor([[1] * len(t) + [0] * (longest - len(t)) for t in targets], device=self.device)
         with self._computing():
             prompt = self.model(input_ids=torch.tensor([context], device=self.device), use_cache=True)
-            cache = prompt.past_key_values
+            cache = prompt.cache
             cache.batch_repeat_interleave(len(targets))
             attention = torch.cat([torch.ones(len(targets), len(context), device=self.device), mask], 1)
-            logits = self.model(input_ids=batch, attention_mask=attention, past_key_values=cache).logits
+            logits = self.model(input_ids=batch, attention_mask=attention, cache=cache).logits
         first = prompt.logits[0, -1].float().log_softmax(-1)
         rest = logits[:, :-1].float().log_softmax(-1)
         totals = []
