@@ -184,20 +184,23 @@ def plain_generate(model: Any, tokenizer: Any, ids: list[int]) -> str:
 
 
 def plain_likeliest(model: Any, tokenizer: Any, ids: list[int], labels: Sequence[str]) -> str:
-    """The label with the highest total log-likelihood (label + EOS) after the prompt, scored in one
-    padded batch of prompt + label sequences (left as simple as possible: this is the reference)."""
+    """The label with the highest total log-likelihood (label + EOS) after the prompt: the prompt runs
+    once, its cache is repeated for a padded batch of all labels."""
     import torch
 
-    targets = [
-        tokenizer(label + tokenizer.eos_token, add_special_tokens=False)["input_ids"] for label in labels
-    ]
+    eos = tokenizer.eos_token
+    targets = [tokenizer(label + eos, add_special_tokens=False)["input_ids"] for label in labels]
     longest = max(map(len, targets))
-    batch = torch.tensor([ids + t + [0] * (longest - len(t)) for t in targets])
+    batch = torch.tensor([t + [0] * (longest - len(t)) for t in targets])
     mask = torch.tensor([[1] * (len(ids) + len(t)) + [0] * (longest - len(t)) for t in targets])
     with torch.no_grad():
-        logp = model(input_ids=batch, attention_mask=mask).logits.float().log_softmax(-1)
+        prompt = model(input_ids=torch.tensor([ids]), use_cache=True)
+        prompt.cache.batch_repeat_interleave(len(targets))
+        logits = model(input_ids=batch, attention_mask=mask, cache=prompt.cache).logits
+    first = prompt.logits[0, -1].float().log_softmax(-1)
+    rest = logits.float().log_softmax(-1)
     totals = [
-        sum(float(logp[row, len(ids) + i - 1, token]) for i, token in enumerate(t))
+        float(first[t[0]]) + sum(float(rest[row, i, token]) for i, token in enumerate(t[1:]))
         for row, t in enumerate(targets)
     ]
     return labels[totals.index(max(totals))]
