@@ -48,6 +48,23 @@ def test_classify_metrics_hand_computed() -> None:
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2, abs=1e-6)
 
 
+def test_classify_answers_are_normalised_to_the_label_set_first() -> None:
+    labels = ["card_arrival", "card_linking", "lost_or_stolen_card"]
+    golds = ["card_arrival", "card_linking", "lost_or_stolen_card", "card_arrival"]
+    answers = [
+        "  Card Arrival.\n",  # case, spaces for underscores, punctuation
+        "The intent is card_linking because the card must be linked.",  # one label inside the text
+        "lost or stolen card",
+        "You can verify your new card by following the link.",  # names no label: wrong
+    ]
+    rows = [_p(a, g) for a, g in zip(answers, golds, strict=True)]
+    m = task_metrics("classify", rows, rag=False, labels=labels)
+    assert m["accuracy"] == 0.75
+    # card_arrival: tp 1, fn 1 → 2/3; card_linking 1.0; lost_or_stolen_card 1.0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 1) / 3, abs=1e-6)
+    assert task_metrics("classify", rows, rag=False)["accuracy"] == 0.0  # no label set: exact (folded) only
+
+
 def test_summarize_uses_rouge_l() -> None:
     # LCS("the cat sat", "the cat sat down") = 3: p 1, r 3/4 → F 6/7
     m = task_metrics("summarize", [_p("the cat sat", "the cat sat down")], rag=False)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from adaptfile.evaluate.scores import accuracy, exact_match, macro_f1, normalize_answer, rouge_l, token_f1
+from adaptfile.evaluate.scores import (
+    accuracy,
+    exact_match,
+    macro_f1,
+    normalize_answer,
+    normalize_label,
+    rouge_l,
+    token_f1,
+)
 
 
 def test_normalisation_drops_case_punctuation_articles_and_spaces() -> None:
@@ -44,3 +52,20 @@ def test_accuracy_and_macro_f1_hand_computed() -> None:
     # a: tp1 fp1 fn1 -> 0.5; b: tp1 fp1 fn0 -> 2/3; c: tp0 -> 0 ; mean = (0.5 + 2/3 + 0) / 3
     assert macro_f1(predictions, golds) == pytest.approx((0.5 + 2 / 3) / 3)
     assert macro_f1([" A "], ["a"]) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("card_arrival", "card_arrival"),
+        ("CARD-ARRIVAL!", "card_arrival"),
+        ("card_arrival\nIt has not arrived yet.", "card_arrival"),  # the first line names it
+        ("It is about card arrival.", "card_arrival"),  # the only label inside the answer
+        ("card_arrival or card_linking", "card_arrival or card_linking"),  # two labels: no match
+        (" Missing Parcel ", "missing parcel"),  # no label: the answer, stripped and case-folded
+        ("The Card", "card"),  # a label nested in no other wins as a whole word
+    ],
+)
+def test_normalize_label(answer: str, expected: str) -> None:
+    labels = ["card", "card_arrival", "card_linking", "lost_or_stolen_card"]
+    assert normalize_label(answer, labels) == expected

@@ -179,3 +179,13 @@ def test_no_eval_set_means_no_eval_steps(plan) -> None:
     result = plan(toml(body, base="Qwen2.5-0.5B"), DATA)
     assert not [s for s in result.steps if s.kind.startswith("eval.")]
     assert result.variants  # still servable
+
+
+def test_classify_eval_reads_the_label_set_from_the_examples_and_its_decoding(plan) -> None:
+    body = '[data.examples]\npath = "t.csv"\n[data.eval]\npath = "e.csv"\n[strategy]\nexclude = ["icl"]\n'
+    result = plan(toml(body + '[eval]\nclassify = "likelihood"\n', base="Qwen2.5-0.5B", task="classify"),
+                  profile(300, eval_rows=50))  # fmt: skip
+    base = result.step("eval.base")
+    assert "examples.load" in base.deps and base.params["eval.classify"] == "likelihood"
+    qa = plan(toml(body, base="Qwen2.5-0.5B"), profile(300, eval_rows=50)).step("eval.base")
+    assert "eval.classify" not in qa.params

@@ -33,17 +33,22 @@ def _messages(tmp_path: Path, instruction: str = "Answer briefly.") -> list[dict
 
 def test_render_messages_shape(tmp_path: Path) -> None:
     messages = _messages(tmp_path)
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert messages[0]["content"] == "Answer briefly."
-    assert messages[1]["content"] == "Question: Capital of France?\nAnswer: Paris\n\nQuestion: 2+2?\nAnswer:"
-    assert [m["role"] for m in _messages(tmp_path, instruction="")] == ["user"]
+    assert messages == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Question: Capital of France?\nAnswer:"},
+        {"role": "assistant", "content": "Paris"},
+        {"role": "user", "content": "Question: 2+2?\nAnswer:"},
+    ]
+    assert [m["role"] for m in _messages(tmp_path, instruction="")] == ["user", "assistant", "user"]
 
 
 def test_plain_format_is_the_documented_one(tmp_path: Path) -> None:
     prompt = format_prompt(_messages(tmp_path), None)
     assert prompt == (
         "### System:\nAnswer briefly.\n\n"
-        "### User:\nQuestion: Capital of France?\nAnswer: Paris\n\nQuestion: 2+2?\nAnswer:\n\n"
+        "### User:\nQuestion: Capital of France?\nAnswer:\n\n"
+        "### Assistant:\nParis\n\n"
+        "### User:\nQuestion: 2+2?\nAnswer:\n\n"
         "### Assistant:\n"
     )
 
@@ -55,8 +60,13 @@ def test_plain_tokenizer_uses_plain_format(tmp_path: Path, plain_tokenizer: Any)
 
 def test_chat_template_goes_through_apply_chat_template(tmp_path: Path, chat_tokenizer: Any) -> None:
     prompt = format_prompt(_messages(tmp_path), chat_tokenizer)
-    assert prompt.startswith("<|im_start|>system\nAnswer briefly.<|im_end|>\n<|im_start|>user\nQuestion:")
-    assert prompt.endswith("<|im_start|>assistant\n")
+    assert prompt == (
+        "<|im_start|>system\nAnswer briefly.<|im_end|>\n"
+        "<|im_start|>user\nQuestion: Capital of France?\nAnswer:<|im_end|>\n"
+        "<|im_start|>assistant\nParis<|im_end|>\n"
+        "<|im_start|>user\nQuestion: 2+2?\nAnswer:<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
 
 
 def test_template_without_system_role_gets_the_instruction_in_the_user_turn(

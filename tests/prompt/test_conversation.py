@@ -1,4 +1,4 @@
-"""A conversation (system text, earlier turns) rendered into the serving prompt: plain fold and chat template."""
+"""A conversation (system text, earlier turns) rendered into the serving prompt: plain blocks and chat template."""
 
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ def build(limit: int = 4000, shots: int = 1, tokenizer: Any = None) -> PromptBui
     return PromptBuild(template, "Answer briefly.", fixed, [], settings, tokenizer)
 
 
-def test_plain_format_folds_earlier_turns_into_the_user_block() -> None:
+def test_plain_format_writes_shots_then_earlier_turns_as_blocks() -> None:
     prompt = build().assemble("How long do I hold it?", history=HISTORY).prompt
     assert prompt == (
         "### System:\nAnswer briefly.\n\n"
-        "### User:\nEarlier in this conversation:\n"
-        "User: Where is the reset button?\nAssistant: On the back.\n\n"
-        "Question: question 0?\nAnswer: answer 0\n\nQuestion: How long do I hold it?\nAnswer:\n\n"
+        "### User:\nQuestion: question 0?\nAnswer:\n\n"
+        "### Assistant:\nanswer 0\n\n"
+        "### User:\nWhere is the reset button?\n\n"
+        "### Assistant:\nOn the back.\n\n"
+        "### User:\nQuestion: How long do I hold it?\nAnswer:\n\n"
         "### Assistant:\n"
     )
 

@@ -18,7 +18,8 @@ def test_every_task_ships_a_template_that_renders(tmp_path: Path, task: str) -> 
     template = load_template(tmp_path, task, None)
     assert template.shipped and template.name == f"shipped:{task}.j2"
     text = template.render(**VARS | {"context": [Passage("docs/a.md", 0, 5, "Hello")]})
-    assert "2+2?" in text and "4" in text and text.rstrip().splitlines()[-2].endswith("3+3?")
+    assert "2+2?" not in text  # shots are turns of their own, never inside the template's text
+    assert text.rstrip().splitlines()[-2].endswith("3+3?") and "Hello\n\n" + text.splitlines()[-2] in text
     assert "[docs/a.md:0-5]" in text
     assert shipped_template(task).is_file()
 

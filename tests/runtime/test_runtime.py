@@ -54,6 +54,26 @@ def test_answer_nll_is_the_teacher_forced_loss_of_the_answer_tokens(mini_build: 
     assert nll == pytest.approx(expected, rel=1e-4)
 
 
+def test_label_nlls_equal_each_label_scored_alone(mini_build: Path) -> None:
+    """One cached prompt pass and a padded batch of labels give each label's own total NLL."""
+    runtime = Runtime.from_build(mini_build, "icl+rag+lora")
+    prepared = runtime.prepare("How long is the warranty?")
+    labels = ["Two years.", "no", "warranty_question"]
+    nlls = runtime.model.label_nlls(prepared.ids, labels)
+    tokenizer, model = runtime.model.tokenizer, runtime.model.model
+    for label, nll in zip(labels, nlls, strict=True):
+        target = tokenizer(label + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        longest = max(
+            len(tokenizer(x + tokenizer.eos_token, add_special_tokens=False)["input_ids"]) for x in labels
+        )
+        context = prepared.ids[-(runtime.model.window - longest) :]
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([context + target])).logits[0].float()
+        logp = logits[len(context) - 1 : -1].log_softmax(-1)
+        expected = -sum(float(logp[i, t]) for i, t in enumerate(target))
+        assert nll == pytest.approx(expected, rel=1e-4)
+
+
 def test_default_variant_is_the_reports_best(mini_build: Path) -> None:
     best = json.loads((mini_build / "build/report/report.json").read_text())["best"]
     assert load_artifacts(mini_build).name == best

@@ -208,6 +208,14 @@ class HardwareConfig(Table):
     serve: ServeHardware = Field(default_factory=ServeHardware, description="Serving hardware.")
 
 
+class EvalConfig(Table):
+    classify: Literal["generate", "likelihood"] = Field(
+        "generate",
+        description='How eval answers a classify task: "generate" (greedy text, normalised to a label) '
+        'or "likelihood" (the label the model scores most likely after the prompt).',
+    )
+
+
 class GoalConfig(Table):
     metric: Metric = Field(description="Eval metric the goal is stated in.")
     target: float = Field(description="Value to reach (answer_nll: at most; others: at least, 0..1).")
@@ -420,6 +428,7 @@ class AdaptConfig(Table):
     goal: GoalConfig | None = Field(
         None, description="Quality goal; build stops at the first rung that meets it."
     )
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="How the eval set is answered.")
     strategy: StrategyConfig = Field(default_factory=StrategyConfig, description="Overrides of the planner.")
     icl: IclConfig = Field(default_factory=IclConfig, description="In-context learning.")
     rag: RagConfig = Field(default_factory=RagConfig, description="Retrieval-augmented generation.")

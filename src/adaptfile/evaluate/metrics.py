@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adaptfile.evaluate.scores import accuracy, exact_match, macro_f1, rouge_l, token_f1
+from adaptfile.evaluate.scores import (
+    accuracy,
+    exact_match,
+    macro_f1,
+    normalize_label,
+    rouge_l,
+    token_f1,
+)
 
 LOWER_IS_BETTER = {"answer_nll", "prompt_tokens", "latency_p50_ms", "latency_p95_ms"}
 TASK_METRICS = {
@@ -38,11 +45,17 @@ class Prediction:
         return dict(self.__dict__)
 
 
-def task_metrics(task: str, predictions: Sequence[Prediction], rag: bool) -> dict[str, float]:
+def task_metrics(
+    task: str, predictions: Sequence[Prediction], rag: bool, labels: Sequence[str] = ()
+) -> dict[str, float]:
     """The task's answer metrics, hit_rate/mrr where RAG was used and rows name a source, answer_nll,
-    mean prompt tokens and latency p50/p95."""
+    mean prompt tokens and latency p50/p95. For "classify", each answer is first normalised to one of
+    `labels` (see `normalize_label`); an answer that names none is scored wrong."""
     answers = [p.answer for p in predictions]
     golds = [p.gold for p in predictions]
+    if task == "classify":
+        answers = [normalize_label(a, labels) for a in answers]
+        golds = [normalize_label(g, labels) for g in golds]
     out: dict[str, float] = {}
     for name in TASK_METRICS.get(task, ("rouge_l",)):
         out[name] = _score(name, answers, golds)

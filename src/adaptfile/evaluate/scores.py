@@ -63,7 +63,7 @@ def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 def accuracy(predictions: Sequence[str], golds: Sequence[str]) -> float:
-    """Share of predictions equal to the gold label (after stripping and lower-casing)."""
+    """Share of predictions equal to the gold label (after stripping and case-folding)."""
     if not golds:
         return 0.0
     return sum(_label(p) == _label(g) for p, g in zip(predictions, golds, strict=True)) / len(golds)
@@ -85,4 +85,34 @@ def macro_f1(predictions: Sequence[str], golds: Sequence[str]) -> float:
 
 
 def _label(text: str) -> str:
-    return text.strip().lower()
+    return text.strip().casefold()
+
+
+def _label_key(text: str) -> str:
+    """A label compared loosely: case-folded, with spaces, hyphens and underscores alike."""
+    return " ".join(re.split(r"[\s_\-]+", text.strip().casefold())).strip()
+
+
+def normalize_label(answer: str, labels: Sequence[str]) -> str:
+    """The label a generated answer names: the answer equal to a label (case, whitespace, `_`/`-` and
+    surrounding punctuation ignored), else its first line equal to one, else the one label (the longest,
+    when several nest) that the answer contains as whole words; else the answer itself, stripped and
+    case-folded, which matches no label and is scored wrong."""
+    if not labels:
+        return _label(answer)
+    keys = {_label_key(label): label for label in labels}
+    lines = answer.strip().splitlines() or [""]
+    for candidate in (answer, lines[0]):
+        key = _label_key(candidate.strip().strip(string.punctuation + " "))
+        if key in keys:
+            return keys[key]
+    text = f" {_label_key(answer.translate(_PUNCTUATION_BUT_LABEL))} "
+    found = [key for key in keys if key and f" {key} " in text]
+    if found:
+        longest = max(found, key=len)
+        if all(key in longest for key in found):
+            return keys[longest]
+    return _label(answer)
+
+
+_PUNCTUATION_BUT_LABEL = str.maketrans({c: " " for c in string.punctuation if c not in "_-"})

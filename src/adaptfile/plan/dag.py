@@ -44,8 +44,9 @@ def build_steps(
         "rag" in chosen or knowledge_in_prompt or "cpt" in chosen or pretrain_corpus == "knowledge.load"
     )
     shots = settings.get("icl", {}).get("shots", 0) if "icl" in chosen and data.examples else 0
+    labels_for_eval = config.project.task == "classify" and data.eval is not None  # the label set
     uses_examples = data.examples is not None and (
-        shots > 0 or trainers or pretrain_corpus == "examples.load"
+        shots > 0 or trainers or pretrain_corpus == "examples.load" or labels_for_eval
     )
 
     if uses_knowledge and data.knowledge:
@@ -255,13 +256,17 @@ def eval_steps(
         "project.seed": config.project.seed,
         "eval.max_new_tokens": int(settings.get("icl", {}).get("answer_tokens", 64)),
     }
+    labels: tuple[str, ...] = ()  # classify: the label set comes from the examples, never the eval set
+    if config.project.task == "classify":
+        common["eval.classify"] = config.eval.classify
+        labels = ("examples.load",) if config.data.examples else ()
     model_inputs = (f"{model.local_dir}/**",) if model.local_dir else ()
     steps = []
     for variant in variants:
         params = {**common, "eval.variant": variant.name, "eval.strategies": list(variant.strategies)}
         if "rag.index" in variant.steps:
             params["rag.top_k"] = settings["rag"]["top_k"]
-        deps = ("eval.load", *variant.steps)
+        deps = ("eval.load", *labels, *(s for s in variant.steps if s not in labels))
         steps.append(StepSpec(variant.eval_step, "eval.variant", deps, params, model_inputs))
     report = {
         "project.task": config.project.task,

@@ -1,34 +1,36 @@
 """Messages → the model's prompt text (its chat template, or the plain format) and training text.
 
-The plain format, used when the tokenizer has no ``chat_template`` (or there is no tokenizer), writes
-each message as a role header, its content and a blank line, then opens the assistant's turn::
+A prompt is a list of chat messages: the instruction as the system message, each demonstration
+(shot) as a user message (the task template rendered for the shot's input, with no shots and no
+context) followed by an assistant message (the shot's output), a conversation's earlier turns, and
+last the user message: the template rendered for the question with the retrieved context.
+Demonstrations as turns are how chat models are trained to follow examples (a 135M instruct model
+answers the question instead of labelling it when the shots are lines inside one user message).
+
+With a chat template the messages go through ``apply_chat_template``. The plain format, used when
+the tokenizer has no ``chat_template`` (or there is no tokenizer), writes the same messages, each as
+a role header, its content and a blank line, then opens the assistant's turn::
 
     ### System:
     {instruction}
 
     ### User:
-    {rendered template}
+    {template rendered for shot 1}
+
+    ### Assistant:
+    {output of shot 1}
+
+    ### User:
+    {template rendered for the question}
 
     ### Assistant:
 
-Role headers are ``### System:``, ``### User:`` and ``### Assistant:``. The prompt ends with
-``### Assistant:`` and one newline; the model writes the answer after it and then its
-end-of-sequence token (``tokenizer.eos_token``; ``</s>`` when there is no tokenizer). Training
-text is exactly the serving prompt followed by the target and the EOS token, so a model is
-trained on the format it is served with and learns where to stop.
-
-A conversation's earlier turns (``adapt serve`` with several messages) keep the single-turn shape
-the model was trained on: they are folded into the user block, before the rendered template::
-
-    ### User:
-    Earlier in this conversation:
-    User: {earlier user message}
-    Assistant: {earlier answer}
-
-    {rendered template}
-
-With a chat template, earlier turns are messages of their own between the system message and the
-last user message, as the template renders any conversation.
+Role headers are ``### System:``, ``### User:`` and ``### Assistant:``; a conversation's earlier
+turns are blocks of their own too. The prompt ends with ``### Assistant:`` and one newline; the
+model writes the answer after it and then its end-of-sequence token (``tokenizer.eos_token``;
+``</s>`` when there is no tokenizer). Training text is exactly the serving prompt followed by the
+target and the EOS token, so a model is trained on the format it is served with and learns where
+to stop.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from typing import Any
 from adaptfile.prompt.template import Passage, PromptTemplate, Shot, TemplateError, template_variables
 
 PLAIN_EOS = "</s>"  # end of sequence when there is no tokenizer (the plain format's stop marker)
-PLAIN_HISTORY = "Earlier in this conversation:\n"  # heads the earlier turns folded into the user block
 
 Messages = list[dict[str, str]]
 
@@ -53,15 +54,23 @@ def render_messages(
     question: str,
     history: Sequence[dict[str, str]] = (),
 ) -> Messages:
-    """[system: instruction, *history, user: the rendered template]; no system message when the
-    instruction is empty. `history` holds a conversation's earlier user and assistant turns."""
-    user = template.render(**template_variables(instruction, shots, context, question))
+    """[system: instruction, (user: shot input, assistant: shot output) per shot, *history, user: the
+    question with its context]; no system message when the instruction is empty. Templates are
+    rendered with `shots` empty: demonstrations are turns. `history` holds a conversation's earlier
+    user and assistant turns."""
     messages: Messages = []
     if instruction.strip():
         messages.append({"role": "system", "content": instruction.strip()})
+    for shot in shots:
+        messages.append({"role": "user", "content": _user(template, instruction, (), shot.input)})
+        messages.append({"role": "assistant", "content": shot.output})
     messages.extend({"role": m["role"], "content": m["content"]} for m in history)
-    messages.append({"role": "user", "content": user.strip("\n")})
+    messages.append({"role": "user", "content": _user(template, instruction, context, question)})
     return messages
+
+
+def _user(template: PromptTemplate, instruction: str, context: Sequence[Passage], question: str) -> str:
+    return template.render(**template_variables(instruction, (), context, question)).strip("\n")
 
 
 def has_chat_template(tokenizer: Any | None) -> bool:
@@ -106,17 +115,8 @@ def eos_token(tokenizer: Any | None) -> str:
 
 
 def plain_prompt(messages: Messages) -> str:
-    """The documented plain format (see the module docstring): system blocks, then one user block
-    that holds the earlier turns, folded, before the last message."""
-    *earlier, last = messages
-    blocks = [m for m in earlier if m["role"] == "system"]
-    turns = [m for m in earlier if m["role"] != "system"]
-    content = last["content"]
-    if turns:
-        folded = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in turns)
-        content = f"{PLAIN_HISTORY}{folded}\n{content}"
-    blocks.append({"role": last["role"], "content": content})
-    parts = [f"### {m['role'].capitalize()}:\n{m['content']}\n\n" for m in blocks]
+    """The documented plain format (see the module docstring): one block per message."""
+    parts = [f"### {m['role'].capitalize()}:\n{m['content']}\n\n" for m in messages]
     return "".join(parts) + "### Assistant:\n"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,35 @@ class LoadedModel:
         progress.show(text)
         stopped = ended or first_stop(decoded, sampling.stop) is not None or len(new) < max_new_tokens
         return Generation(text, len(new), "stop" if stopped else "length")
+
+    def label_nlls(self, prompt_ids: list[int], labels: Sequence[str]) -> list[float]:
+        """Total negative log-likelihood of each label (+ EOS) as the answer to the prompt: the prompt
+        runs once and every label continues its cached keys and values in one padded batch."""
+        import torch
+
+        from adaptfile.prompt.chat import eos_token
+
+        eos = eos_token(self.tokenizer)
+        targets = [list(self.tokenizer(t + eos, add_special_tokens=False)["input_ids"]) for t in labels]
+        longest = max(len(t) for t in targets)
+        context = prompt_ids[-max(1, self.window - longest) :]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = torch.tensor([t + [pad] * (longest - len(t)) for t in targets], device=self.device)
+        mask = torch.tensor([[1] * len(t) + [0] * (longest - len(t)) for t in targets], device=self.device)
+        with self._computing():
+            prompt = self.model(input_ids=torch.tensor([context], device=self.device), use_cache=True)
+            cache = prompt.cache
+            cache.batch_repeat_interleave(len(targets))
+            attention = torch.cat([torch.ones(len(targets), len(context), device=self.device), mask], 1)
+            logits = self.model(input_ids=batch, attention_mask=attention, cache=cache).logits
+        first = prompt.logits[0, -1].float().log_softmax(-1)
+        rest = logits[:, :-1].float().log_softmax(-1)
+        totals = []
+        for row, target in enumerate(targets):
+            nll = -float(first[target[0]])
+            nll -= sum(float(rest[row, i, token]) for i, token in enumerate(target[1:]))
+            totals.append(nll)
+        return totals
 
     def answer_nll(self, prompt_ids: list[int], answer: str) -> tuple[float, int]:
         """Mean negative log-likelihood per gold-answer token (answer + EOS) given the prompt, one forward pass."""

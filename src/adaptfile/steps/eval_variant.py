@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adaptfile.engine.protocol import StepContext
 
-VERSION = "2"  # 2: cites only the passages in the prompt; no repeated 4-grams in answers
+VERSION = "3"  # 3: classify answers normalised to a label, or chosen by label likelihood
 
 
 class EvalVariant:
@@ -16,7 +16,7 @@ class EvalVariant:
 
     name = "eval.variant"
     version = VERSION
-    params = None  # eval.variant/strategies/max_new_tokens, project.task/seed, model.*, rag.top_k
+    params = None  # eval.variant/strategies/max_new_tokens/classify, project.task/seed, model.*, rag.top_k
     outputs = ("results.json", "predictions.jsonl")
     volatile = outputs  # both carry measured latencies
     packages = ("adaptfile", "torch", "transformers", "peft")
@@ -32,13 +32,20 @@ class EvalVariant:
         runtime = Runtime.from_upstream(p, ctx.upstream, ctx.root)
         rows = read_examples_dir(ctx.upstream["eval.load"])
         rag = runtime.artifacts.index is not None
+        task = p.get("project.task", "qa")
+        labels = _labels(ctx, rows) if task == "classify" else []
+        by_likelihood = task == "classify" and p.get("eval.classify") == "likelihood"
         runtime.load()  # not inside the first row's latency
         predictions = []
         for done, row in enumerate(rows):
             started = time.perf_counter()
             chunks = runtime.retrieve(row.input)
             prepared = runtime.prepare(row.input, chunks)
-            text = runtime.model.generate(prepared.ids, runtime.max_new_tokens).text
+            if by_likelihood:
+                nlls = runtime.model.label_nlls(prepared.ids, labels)
+                text = labels[nlls.index(min(nlls))]
+            else:
+                text = runtime.model.generate(prepared.ids, runtime.max_new_tokens).text
             latency = (time.perf_counter() - started) * 1000
             gold = row.label or row.output
             rank = (
@@ -58,7 +65,7 @@ class EvalVariant:
                 )
             )
             ctx.progress(done + 1, len(rows), runtime.name)
-        metrics = task_metrics(p.get("project.task", "qa"), predictions, rag)
+        metrics = task_metrics(task, predictions, rag, labels)
         results = {
             "variant": runtime.name,
             "strategies": list(runtime.artifacts.strategies),
@@ -70,6 +77,15 @@ class EvalVariant:
         _write(ctx.output("predictions.jsonl"), "".join(lines))
         shown = ", ".join(f"{k} {v:g}" for k, v in metrics.items())
         ctx.log(f"{runtime.name}: {len(predictions)} rows: {shown}")
+
+
+def _labels(ctx: StepContext, rows: list) -> list[str]:
+    """The label set of a classify task: the training examples' labels (the eval set's golds only when
+    there are no examples), sorted."""
+    from adaptfile.train.data import read_examples_dir
+
+    source = read_examples_dir(ctx.upstream["examples.load"]) if "examples.load" in ctx.upstream else rows
+    return sorted({row.label or row.output for row in source})
 
 
 def _seed(seed: int) -> None:

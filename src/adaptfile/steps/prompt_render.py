@@ -16,7 +16,7 @@ class PromptRender:
     and example.txt (the full prompt for the longest question)."""
 
     name = "prompt.render"
-    version = "1"
+    version = "2"  # 2: shots are user/assistant turns
     params = None  # project.task/instruction, icl.template, constraints.max_prompt_tokens, rag.*, model.*
     outputs = ("system.txt", "template.j2", "shots.jsonl", "spares.jsonl", "prompt.json", "example.txt")
     packages = ("adaptfile", "jinja2", "transformers")
