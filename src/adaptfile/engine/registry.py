@@ -18,6 +18,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "knowledge.load": "adaptfile.steps.knowledge_load:kind",
     "knowledge.chunk": "adaptfile.steps.knowledge_chunk:kind",
     "rag.index": "adaptfile.steps.rag_index:kind",
+    "rag.embedder": "adaptfile.steps.rag_embedder:kind",
     "examples.load": "adaptfile.steps.examples_load:kind",
     "icl.shots": "adaptfile.steps.icl_shots:kind",
     "prompt.render": "adaptfile.steps.prompt_render:kind",
