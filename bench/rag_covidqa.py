@@ -178,8 +178,9 @@ def run(
     out.append(
         f"adapt build: chunk size {full.chunk_size} / overlap {full.chunk_overlap} tokens; {full.embed.summary()}"
     )
-    out.append(_throughput(adapt_chunks, embedder))
-    out.append(_incremental(root, files, embedder, adapt_seconds, k))
+    if not args.skip_throughput:
+        out.append(_throughput(adapt_chunks, embedder))
+        out.append(_incremental(root, files, embedder, adapt_seconds, k))
     return out
 
 
@@ -362,6 +363,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--docs", type=int, default=0, help="only the first N documents (development)")
     parser.add_argument(
         "--cache", default="", help="keep the per-chunk embedding cache in DIR across runs (development)"
+    )
+    parser.add_argument(
+        "--skip-throughput", action="store_true", help="skip the throughput and incremental rebuild checks"
     )
     parser.add_argument("--epochs", type=int, default=1, help="embedder tuning epochs")
     parser.add_argument(

@@ -32,7 +32,7 @@ def decide_embedder(
         return StrategyDecision("embedder", "rejected", "excluded by strategy.exclude"), {}
     if not rag_chosen:
         return StrategyDecision("embedder", "not_needed", "RAG is not chosen: nothing retrieves"), {}
-    examples = profile.examples
+    examples = profile.examples if config.data.examples is not None else None
     sourced = examples.with_source if examples else 0
     unknown = profile.unknown_sources
     usable = sourced - sum(unknown.values())
