@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from plan_worlds import decision, profile, toml
 
+from adaptfile.errors import PlanError
 from adaptfile.plan.dag import BASE_INDEX
 from adaptfile.plan.embedder import MIN_SOURCED_EXAMPLES
 
@@ -68,3 +70,8 @@ def test_goal_ladder_tries_the_tuned_embedder_before_fine_tuning(plan) -> None:
     assert decision(result, "embedder").conditional
     evals = {s.id for s in result.steps if s.kind == "eval.variant"}
     assert {"eval.icl+rag", "eval.icl+rag(tuned)"} <= evals  # hit rate and MRR for both embedders
+
+
+def test_include_without_sourced_examples_is_a_plan_error(plan) -> None:
+    with pytest.raises(PlanError, match=r"strategy\.include has 'embedder'"):
+        plan(toml(RAG + '[strategy]\ninclude = ["embedder"]\n', base=SMALL), sourced(300, 0))

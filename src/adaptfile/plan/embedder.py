@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adaptfile.config.model import AdaptConfig
+from adaptfile.errors import PlanError
 from adaptfile.plan import estimate as est
 from adaptfile.plan.hardware import HardwareProfile
 from adaptfile.plan.model import StrategyDecision
@@ -30,7 +31,7 @@ def decide_embedder(
     """(decision, rag.tune settings): chosen when RAG is and enough examples name a corpus document."""
     if "embedder" in config.strategy.exclude:
         return StrategyDecision("embedder", "rejected", "excluded by strategy.exclude"), {}
-    if not rag_chosen:
+    if not rag_chosen and "embedder" not in config.strategy.include:
         return StrategyDecision("embedder", "not_needed", "RAG is not chosen: nothing retrieves"), {}
     examples = profile.examples if config.data.examples is not None else None
     sourced = examples.with_source if examples else 0
@@ -43,7 +44,13 @@ def decide_embedder(
             f"{examples.path if examples else 'data.examples'}: {sum(unknown.values())} rows name a source that "
             f"is no [data.knowledge] document: {shown}{more}; the embedder is tuned on the rest"
         )
-    if usable < MIN_SOURCED_EXAMPLES:
+    if "embedder" in config.strategy.include and not (rag_chosen and usable > 0):
+        raise PlanError(
+            f"strategy.include has 'embedder', but {'RAG is not chosen' if not rag_chosen else 'no example names a [data.knowledge] document'}",
+            hint='give [data.examples] rows a "source" naming a document of data.knowledge.paths, or remove '
+            '"embedder" from strategy.include',
+        )
+    if usable < MIN_SOURCED_EXAMPLES and "embedder" not in config.strategy.include:
         reason = (
             f'{usable} examples name a [data.knowledge] document ("source"); tuning the embedder needs '
             f"≥ {MIN_SOURCED_EXAMPLES}"
@@ -55,7 +62,7 @@ def decide_embedder(
         "label": f"estimate, {est.ACCURACY}",
         "pairs": usable,
         "epochs": TUNE_EPOCHS,
-        "batch_size": TUNE_BATCH,
+        "tune_batch": TUNE_BATCH,
         "wall_hours": est.sig(seconds / 3600),
         "wall_minutes": est.sig(seconds / 60),
     }
