@@ -18,8 +18,9 @@ MIN_SOURCED_EXAMPLES = 32
 TUNE_BATCH = 32
 TUNE_EPOCHS = 1
 TUNE_LEARNING_RATE = 2e-5
-# Measured: MiniLM-L6 with ~220-token chunks trains ≈ 1 (question, passage, negative) triple per second on
-# 2 CPU cores (bench/rag_covidqa.py); a GPU is ≈ 30× faster.
+# Measured by bench/rag_covidqa.py: MiniLM-L6 with 224-token chunks trains a (question, passage, negative)
+# triple in ≈ 1.9 s on 2 CPU cores shared with other jobs (load ≈ 10), ≈ 0.5 s on a quiet pair of cores;
+# 1 s is the middle. A GPU is assumed ≈ 30× faster (not measured here).
 CPU_SECONDS_PER_TRIPLE = 1.0
 GPU_SPEEDUP = 30
 SHOWN_SOURCES = 5
