@@ -35,6 +35,7 @@ THROUGHPUT_SAMPLE = 768  # chunks embedded by both adapt and plain encode for th
 THROUGHPUT_ROUNDS = 2  # alternating rounds; the best of each is compared (the CPU is shared)
 TUNE_LINES = 600  # qa.jsonl lines 1-600: tuning
 LAST_LINE = 935  # lines 601-935: reported; later lines are held out and never read
+DEPTH = 4  # every system returns its top 4: hit@1, hit@2 and hit@4 are prefixes of one ranking
 
 
 def main() -> None:
@@ -45,9 +46,13 @@ def main() -> None:
     data = Path(args.data).resolve()
     tune, report = read_questions(data / "qa.jsonl")
     doc_ids = sorted({p.stem for p in (data / "corpus").glob("*.txt")}, key=int)[: args.docs or None]
-    rows = [r for r in (tune if args.dev else report) if str(r["document_id"]) in doc_ids]
-    rows = rows[: args.questions or None]
-    cases = [RetrievalCase(r["question"], f"corpus/{r['document_id']}.txt", r["answer"]) for r in rows]
+
+    def cases_of(rows: list[dict]) -> list[RetrievalCase]:
+        rows = [r for r in rows if str(r["document_id"]) in doc_ids]
+        return [RetrievalCase(r["question"], f"corpus/{r['document_id']}.txt", r["answer"]) for r in rows]
+
+    cases = cases_of(tune if args.dev else report)[: args.questions or None]
+    tune_cases = cases_of(tune)
     work = Path(tempfile.mkdtemp(prefix="rag_covidqa."))
     root = work / "project"
     (root / "corpus").mkdir(parents=True)
@@ -58,7 +63,7 @@ def main() -> None:
     print(f"corpus: {len(files)} documents, {len(cases)} questions ({sample}), k = {args.k}")
     embedder = get_embedder()  # loaded once, shared by every system below (not counted in build times)
     try:
-        lines = run(root, files, cases, args.k, embedder, args.window)
+        lines = run(root, files, cases, tune_cases, args.k, embedder, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n".join(lines))
@@ -76,49 +81,95 @@ def read_questions(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def run(
-    root: Path, files: list[str], cases: Sequence[Any], k: int, embedder: Any, window: int | None
+    root: Path,
+    files: list[str],
+    cases: Sequence[Any],
+    tune_cases: Sequence[Any],
+    k: int,
+    embedder: Any,
+    args: argparse.Namespace,
 ) -> list[str]:
     from adaptfile.knowledge.pipeline import RagSettings, build_rag
 
     out: list[str] = []
     progress = _printer()
+    window = args.window
     start = time.perf_counter()
     settings = RagSettings(top_k=k) if window is None else RagSettings(top_k=k, window=window)
-    full = build_rag(root, files, root / "build" / "index", settings, embedder=embedder, progress=progress)
+    cache = Path(args.cache) / "embeddings.sqlite" if args.cache else None
+    full = build_rag(
+        root,
+        files,
+        root / "build" / "index",
+        settings,
+        embedder=embedder,
+        progress=progress,
+        cache_path=cache,
+    )
     adapt_seconds = time.perf_counter() - start
     print(file=sys.stderr)
-    adapt = {mode: _adapt_metrics(root, cases, k, mode, embedder) for mode in ("hybrid", "vector")}
+    adapt = {
+        mode: _adapt_metrics(root / "build" / "index", cases, k, mode, embedder)
+        for mode in ("hybrid", "vector")
+    }
     default_seconds, default_chunks, default_metrics = _llama_default(root, cases, k, embedder)
     adapt_chunks = _adapt_chunks(root, files, embedder)
     bm25_default = _bm25(default_chunks, cases, k, embedder)
     bm25_adapt = _bm25(adapt_chunks, cases, k, embedder)
-    ratio = adapt["hybrid"]["hit_rate"] / max(default_metrics["hit_rate"], 1e-9)
-    best_bm25 = max(bm25_default["hit_rate"], bm25_adapt["hit_rate"])
+    tuned, tuning_line = _tune(root, files, tune_cases, embedder, args)
+    start = time.perf_counter()
+    build_rag(
+        root,
+        files,
+        root / "build" / "index-tuned",
+        settings,
+        embedder=tuned,
+        progress=progress,
+        cache_path=cache,
+    )
+    tuned_seconds = time.perf_counter() - start
+    print(file=sys.stderr)
+    tuned_metrics = {
+        mode: _adapt_metrics(root / "build" / "index-tuned", cases, k, mode, tuned)
+        for mode in ("hybrid", "vector")
+    }
     out.append(
-        f"{'system':50} {'build s':>8} {'chunks':>7} {'hit@' + str(k):>7} {'MRR@' + str(k):>7} "
-        f"{'prompt tokens':>14}"
+        f"{'system':58} {'build s':>8} {'chunks':>7} {'hit@1':>6} {'hit@2':>6} {'hit@4':>6} {'MRR@4':>6} "
+        f"{'tokens@' + str(k):>9}"
     )
     w = adapt["hybrid"]["window"]
-    out.append(
-        _row(
-            f"adapt (hybrid BM25 + vector, chunk ±{w} neighbours)",
-            adapt_seconds,
+    rows = [
+        (
+            "llama-index defaults (1024/200, vector top k)",
+            default_seconds,
+            len(default_chunks),
+            default_metrics,
+        ),
+        ("BM25 (bm25s) over the default chunks", None, len(default_chunks), bm25_default),
+        ("BM25 (bm25s) over adapt's chunks", None, len(adapt_chunks), bm25_adapt),
+        (f"adapt hybrid, MiniLM (today; ±{w} neighbours)", adapt_seconds, full.chunks, adapt["hybrid"]),
+        (f"adapt vector only, MiniLM (±{w} neighbours)", adapt_seconds, full.chunks, adapt["vector"]),
+        (
+            f"adapt hybrid, tuned embedder (±{w} neighbours)",
+            tuned_seconds,
             full.chunks,
-            adapt["hybrid"],
-        )
-    )
+            tuned_metrics["hybrid"],
+        ),
+        (
+            f"adapt vector only, tuned embedder (±{w} neighbours)",
+            tuned_seconds,
+            full.chunks,
+            tuned_metrics["vector"],
+        ),
+    ]
+    out += [_row(*row) for row in rows]
+    out.append(tuning_line)
+    best = tuned_metrics["hybrid"]["hit@2"]
+    bm25 = bm25_adapt["hit@2"]
+    verdict = "PASS" if best >= 0.72 and best - bm25 >= 0.10 else "FAIL"
     out.append(
-        _row(f"adapt (vector only, chunk ±{w} neighbours)", adapt_seconds, full.chunks, adapt["vector"])
-    )
-    out.append(
-        _row("llama-index defaults (1024/200, top 2)", default_seconds, len(default_chunks), default_metrics)
-    )
-    out.append(_row("plain BM25 (bm25s) over the default chunks", None, len(default_chunks), bm25_default))
-    out.append(_row("plain BM25 (bm25s) over adapt's chunks", None, len(adapt_chunks), bm25_adapt))
-    verdict = "PASS" if ratio >= 1.5 and adapt["hybrid"]["hit_rate"] > best_bm25 else "FAIL"
-    out.append(
-        f"hit@{k} ratio adapt / llama-index default: {ratio:.2f}x (target ≥ 1.50x); "
-        f"adapt {adapt['hybrid']['hit_rate']:.3f} vs best plain BM25 {best_bm25:.3f}: {verdict}"
+        f"hit@2 hybrid with the tuned embedder {best:.3f} vs BM25 over the same chunks {bm25:.3f} "
+        f"(+{best - bm25:.3f}); target ≥ 0.720 and ≥ +0.100: {verdict}"
     )
     out.append(
         f"prompt tokens per question (top {k}): adapt {adapt['hybrid']['tokens']:.0f} vs llama-index default "
@@ -127,26 +178,62 @@ def run(
     out.append(
         f"adapt build: chunk size {full.chunk_size} / overlap {full.chunk_overlap} tokens; {full.embed.summary()}"
     )
-    out.append(_throughput(adapt_chunks, embedder))
-    out.append(_incremental(root, files, embedder, adapt_seconds, k))
+    if not args.skip_throughput:
+        out.append(_throughput(adapt_chunks, embedder))
+        out.append(_incremental(root, files, embedder, adapt_seconds, k))
     return out
 
 
-def _adapt_metrics(root: Path, cases: Sequence[Any], k: int, mode: str, embedder: Any) -> dict:
-    """hit@k, MRR and prompt tokens of the passages adapt's retriever returns (window from the build)."""
+def _tune(
+    root: Path, files: list[str], tune_cases: Sequence[Any], embedder: Any, args: argparse.Namespace
+) -> tuple[Any, str]:
+    """Tune MiniLM on the tuning rows' (question, gold chunk, BM25 hard negative) triples over adapt's chunks."""
+    from adaptfile.knowledge.documents import load_documents
+    from adaptfile.knowledge.embedders import SentenceTransformerEmbedder, packaged_minilm
+    from adaptfile.knowledge.pipeline import RagSettings, chunk_corpus
+    from adaptfile.knowledge.tuning import Question, training_set, tune_embedder
+
+    chunks = chunk_corpus(load_documents(root, files).documents, RagSettings(), embedder)[0]
+    questions = [Question(c.question, c.source, c.answer) for c in tune_cases]
+    data = training_set(questions, chunks)
+    start = time.perf_counter()
+    out = root / "build" / "embedder"
+    stats = tune_embedder(
+        str(packaged_minilm()), data, out, seed=0, epochs=args.epochs, batch_size=args.batch_size,
+        progress=_printer(),
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    print(file=sys.stderr)
+    line = (
+        f"tuning: {len(data)} pairs from qa.jsonl lines 1-{TUNE_LINES} (answer chunk found for "
+        f"{data.answer_found}, BM25 fallback {data.bm25_fallback}), 1 BM25 hard negative each, "
+        f"{args.epochs} epoch(s), batch {args.batch_size}, {stats['steps']} steps, {seconds:.0f}s"
+    )
+    tuned = SentenceTransformerEmbedder(str(out))
+    tuned.id = "all-MiniLM-L6-v2, tuned"  # its revision (the weights' sha256) keys the embedding cache
+    return tuned, line
+
+
+def _adapt_metrics(index: Path, cases: Sequence[Any], k: int, mode: str, embedder: Any) -> dict:
+    """hit@1/2/4, MRR@4 and prompt tokens at k of the passages adapt's retriever returns (window from the
+    build). Retrieval at 4 ranks hits exactly as at 1 or 2: fusion always scores FUSION_DEPTH candidates."""
     from adaptfile.knowledge.retrieval import Retriever
 
-    retriever = Retriever.load(root / "build" / "index", top_k=k, mode=mode, embedder=embedder)
+    retriever = Retriever.load(index, top_k=DEPTH, mode=mode, embedder=embedder)
     results = [retriever.retrieve(case.question) for case in cases]
     return {**_score(cases, results, k, embedder), "window": retriever.window}
 
 
 def _score(cases: Sequence[Any], results: Sequence[Sequence[Any]], k: int, embedder: Any) -> dict:
-    """retrieval_metrics plus "tokens": the mean tokens of the top-k passages (what they add to a prompt)."""
+    """hit@1, hit@2, hit@4, MRR@4 and "tokens": the mean tokens of the top-k passages (their prompt cost)."""
     from adaptfile.knowledge.metrics import retrieval_metrics
 
+    scores: dict[str, float] = {
+        f"hit@{n}": retrieval_metrics(cases, results, n)["hit_rate"] for n in (1, 2, 4)
+    }
+    scores["mrr"] = retrieval_metrics(cases, results, DEPTH)["mrr"]
     tokens = [sum(embedder.count_tokens(p.text) for p in passages[:k]) for passages in results]
-    return {**retrieval_metrics(cases, results, k), "tokens": sum(tokens) / max(len(tokens), 1)}
+    return {**scores, "tokens": sum(tokens) / max(len(tokens), 1)}
 
 
 def _adapt_chunks(root: Path, files: list[str], embedder: Any) -> list[tuple[str, str]]:
@@ -171,7 +258,7 @@ def _llama_default(
     seconds = time.perf_counter() - start
     nodes = list(index.docstore.docs.values())
     chunks = [(f"corpus/{n.metadata['file_name']}", n.get_content()) for n in nodes]
-    retriever = index.as_retriever(similarity_top_k=2)
+    retriever = index.as_retriever(similarity_top_k=DEPTH)  # default 2; its ranking prefix is the same
     results = [
         [
             _Cited(f"corpus/{h.node.metadata['file_name']}", h.node.get_content())
@@ -190,7 +277,7 @@ def _bm25(chunks: list[tuple[str, str]], cases: Sequence[Any], k: int, embedder:
         bm25s.tokenize([text for _, text in chunks], stopwords="en", show_progress=False), show_progress=False
     )
     query_tokens = bm25s.tokenize([c.question for c in cases], stopwords="en", show_progress=False)
-    ids, _ = model.retrieve(query_tokens, k=min(k, len(chunks)), show_progress=False)
+    ids, _ = model.retrieve(query_tokens, k=min(DEPTH, len(chunks)), show_progress=False)
     results = [[_Cited(*chunks[i]) for i in row] for row in ids.tolist()]
     return _score(cases, results, k, embedder)
 
@@ -253,7 +340,8 @@ class _Cited:
 
 def _row(name: str, seconds: float | None, chunks: int, metrics: dict[str, float]) -> str:
     build = f"{seconds:8.1f}" if seconds is not None else f"{'-':>8}"
-    return f"{name:50} {build} {chunks:7d} {metrics['hit_rate']:7.3f} {metrics['mrr']:7.3f} {metrics['tokens']:14.0f}"
+    hits = " ".join(f"{metrics[f'hit@{n}']:6.3f}" for n in (1, 2, 4))
+    return f"{name:58} {build} {chunks:7d} {hits} {metrics['mrr']:6.3f} {metrics['tokens']:9.0f}"
 
 
 def _printer() -> Callable[[float, float | None, str], None]:
@@ -273,6 +361,16 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--window", type=int, default=None, help="rag.window (default: adapt's)")
     parser.add_argument("--docs", type=int, default=0, help="only the first N documents (development)")
+    parser.add_argument(
+        "--cache", default="", help="keep the per-chunk embedding cache in DIR across runs (development)"
+    )
+    parser.add_argument(
+        "--skip-throughput", action="store_true", help="skip the throughput and incremental rebuild checks"
+    )
+    parser.add_argument("--epochs", type=int, default=1, help="embedder tuning epochs")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="embedder tuning batch (in-batch negatives)"
+    )
     return parser.parse_args()
 
 

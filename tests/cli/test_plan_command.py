@@ -11,7 +11,7 @@ import pytest
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ORDER = ["icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain"]
+ORDER = ["icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain", "embedder"]
 
 EXPECTED = {
     # a real pretrained model (GGUF) on CPU: ICL baseline, RAG for a changing cited corpus, LoRA as the

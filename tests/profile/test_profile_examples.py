@@ -315,3 +315,16 @@ def test_read_examples_normalizes_rows(project: ProjectMaker) -> None:
         ("hello", "greet", "greet"),
         ("bye", "leave", "leave"),
     ]
+
+
+def test_sources_naming_no_corpus_document_are_counted_per_source(project: ProjectMaker) -> None:
+    rows = [
+        {"question": "a?", "answer": "x", "source": "docs/reset.md"},
+        {"question": "b?", "answer": "x", "document": "reset"},  # "document" names the gold file too
+        {"question": "c?", "answer": "x", "source": "docs/gone.md"},
+        {"question": "d?", "answer": "x", "source": "docs/gone.md"},
+    ]
+    tables = '[data.knowledge]\npaths = ["docs/*.md"]\n[data.examples]\npath = "data/train.jsonl"\n'
+    data = profile_data(project(tables, {"docs/reset.md": "Hold reset.\n", "data/train.jsonl": jsonl(*rows)}))
+    assert data.examples.with_source == 4
+    assert data.unknown_sources == {"docs/gone.md": 2}

@@ -113,6 +113,10 @@ def _estimate_text(estimate: dict[str, Any]) -> str:
             lines.append(f"{PARALLEL_NAMES[estimate['parallel']]} on {estimate.get('devices', 1)} device(s)")
     if "gpu_hours" in estimate:
         lines.append(f"{_num(estimate['gpu_hours'])} GPU-h, ${estimate.get('cost_usd', 0):,.2f}")
+    if "pairs" in estimate:  # the embedder's tuning
+        lines.append(
+            f"{estimate['pairs']:,} pairs × {estimate['epochs']} epoch, ≈{_num(estimate['wall_minutes'])} min"
+        )
     if "batch_size" in estimate:
         lines.append(
             f"batch {estimate['batch_size']} × {estimate.get('grad_accum', 1)}, {estimate.get('precision', '')}"

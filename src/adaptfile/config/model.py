@@ -16,8 +16,8 @@ from pydantic import (
 )
 
 Task = Literal["qa", "classify", "extract", "summarize", "chat", "generate"]
-Strategy = Literal["icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain"]
-STRATEGIES: tuple[str, ...] = ("icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain")
+Strategy = Literal["icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain", "embedder"]
+STRATEGIES: tuple[str, ...] = ("icl", "rag", "lora", "qlora", "prefix", "full", "cpt", "pretrain", "embedder")
 ExampleFormat = Literal["auto", "messages", "alpaca", "prompt-completion", "text-label"]
 ChangeRate = Literal["never", "yearly", "monthly", "weekly", "daily", "hourly"]
 Device = Literal["cpu", "cuda", "mps"]

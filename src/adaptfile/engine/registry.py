@@ -19,6 +19,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "knowledge.chunk": "adaptfile.steps.knowledge_chunk:kind",
     "rag.index": "adaptfile.steps.rag_index:kind",
     "rag.train_context": "adaptfile.steps.rag_train_context:kind",
+    "rag.embedder": "adaptfile.steps.rag_embedder:kind",
     "examples.load": "adaptfile.steps.examples_load:kind",
     "icl.shots": "adaptfile.steps.icl_shots:kind",
     "prompt.render": "adaptfile.steps.prompt_render:kind",

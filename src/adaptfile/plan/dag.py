@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from adaptfile.config.model import AdaptConfig
@@ -12,6 +13,8 @@ from adaptfile.plan.model_info import EmbedderRef, ModelInfo
 TRAINERS = ("lora", "qlora", "prefix", "full")
 VARIANT_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")  # each adds one variant on top of the prompt
 REPORT_STEP = "report"
+TUNED_RAG = "(tuned)"  # the variant suffix of retrieval with the domain-tuned embedder: "icl+rag(tuned)"
+BASE_INDEX = "rag.index.base"  # with a tuned embedder, the index of the untuned one (the rung below it)
 # what a tokenizer and chat template are made of, in a local model directory
 TOKENIZER_FILES = ("tokenizer*", "special_tokens_map*", "chat_template*", "vocab*", "merges*", "*.model",
                    "*config.json")  # fmt: skip  # build/report/: report.json, report.md, the goal chart
@@ -45,8 +48,9 @@ def build_steps(
     )
     shots = settings.get("icl", {}).get("shots", 0) if "icl" in chosen and data.examples else 0
     labels_for_eval = config.project.task == "classify" and data.eval is not None  # the label set
+    tuned = "rag" in chosen and "embedder" in chosen
     uses_examples = data.examples is not None and (
-        shots > 0 or trainers or pretrain_corpus == "examples.load" or labels_for_eval
+        shots > 0 or trainers or pretrain_corpus == "examples.load" or labels_for_eval or tuned
     )
 
     if uses_knowledge and data.knowledge:
@@ -72,13 +76,23 @@ def build_steps(
         }
         if rag.get("url"):  # a Qdrant server: its collection is named after the project and this key
             index |= {"rag.url": rag["url"], "project.name": config.project.name}
-        steps.append(StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index, embedder.inputs()))
+        index_spec = StepSpec("rag.index", "rag.index", ("knowledge.chunk",), index, embedder.inputs())
+        if not tuned:
+            steps.append(index_spec)
+        elif config.goal is not None or data.eval is not None:  # measured against the tuned one
+            steps.append(replace(index_spec, id=BASE_INDEX))
     if uses_examples and data.examples:
         params = {"data.examples.path": data.examples.path, "data.examples.format": data.examples.format}
         steps.append(StepSpec("examples.load", "examples.load", (), params, (data.examples.path,)))
     if data.eval:
         params = {"data.eval.path": data.eval.path, "data.eval.format": data.eval.format}
         steps.append(StepSpec("eval.load", "examples.load", (), params, (data.eval.path,)))
+    if tuned:  # "rag.index" is what `adapt ask` and serving read: with the tuned embedder
+        tune = {f"rag.tune.{key}": value for key, value in settings["rag"]["tune"].items()}
+        params = {**embedder.params(), **tune, "project.seed": config.project.seed}
+        deps = ("knowledge.chunk", "examples.load")
+        steps.append(StepSpec("rag.embedder", "rag.embedder", deps, params, embedder.inputs()))
+        steps.append(replace(index_spec, deps=("knowledge.chunk", "rag.embedder")))
     if shots > 0:
         params = {
             "icl.shots": shots,
@@ -221,10 +235,14 @@ def plan_variants(
         prompt.append("icl")
         parts += ["icl.shots"] if "icl.shots" in ids else []
         found.append(("icl", tuple(prompt), tuple(parts)))
+    if "rag" in chosen and BASE_INDEX in ids:
+        found.append(("+".join([*prompt, "rag"]), (*prompt, "rag"), (*parts, BASE_INDEX)))
     if "rag" in chosen and "rag.index" in ids:
         prompt.append("rag")
         parts.append("rag.index")
-        found.append(("+".join(prompt), tuple(prompt), tuple(parts)))
+        name = "+".join(prompt) + (TUNED_RAG if "rag.embedder" in ids else "")
+        strategies = (*prompt, "embedder") if "rag.embedder" in ids else tuple(prompt)
+        found.append((name, strategies, tuple(parts)))
     for method in VARIANT_TRAINING:
         if f"{method}.train" not in ids:
             continue
@@ -264,7 +282,7 @@ def eval_steps(
     steps = []
     for variant in variants:
         params = {**common, "eval.variant": variant.name, "eval.strategies": list(variant.strategies)}
-        if "rag.index" in variant.steps:
+        if "rag.index" in variant.steps or BASE_INDEX in variant.steps:
             params["rag.top_k"] = settings["rag"]["top_k"]
         deps = ("eval.load", *labels, *(s for s in variant.steps if s not in labels))
         steps.append(StepSpec(variant.eval_step, "eval.variant", deps, params, model_inputs))

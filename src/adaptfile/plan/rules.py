@@ -6,7 +6,8 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from adaptfile.config.model import STRATEGIES, AdaptConfig
-from adaptfile.plan.dag import build_steps, eval_steps, plan_variants
+from adaptfile.plan.dag import TUNED_RAG, build_steps, eval_steps, plan_variants
+from adaptfile.plan.embedder import decide_embedder
 from adaptfile.plan.finetune import decide_finetuning
 from adaptfile.plan.hardware import Hardware, HardwareProfile
 from adaptfile.plan.model import Plan, StrategyDecision
@@ -36,9 +37,13 @@ def make_plan(
     overhead = (instruction + retrieved, max(instruction + retrieved, budget))
     tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure, overhead)
     pretraining = decide_pretraining(config, profile, hardware.train, model)
+    tuned_warnings: list[str] = []
+    rag_chosen = prompting.rag.decision == "chosen"
+    retriever, tune = decide_embedder(config, profile, rag_chosen, hardware.train, tuned_warnings)
     decisions = {
         "icl": prompting.icl,
         "rag": prompting.rag,
+        "embedder": retriever,
         **tuning.decisions,
         **pretraining.decisions,
     }
@@ -47,6 +52,8 @@ def make_plan(
         settings[name] = train.settings
     if "pretrain" in pretraining.plans:
         settings["pretrain"] = {**settings["pretrain"], "architecture": _architecture(model)}
+    if tune:
+        settings["rag"] = {**settings["rag"], "tune": tune}
     ladder: tuple[str, ...] = ()
     if config.goal is not None:
         ladder, conditional = _ladder(config, decisions)
@@ -56,6 +63,7 @@ def make_plan(
         *hardware.notes,
         *model.notes,
         *prompting.warnings,
+        *tuned_warnings,
         *tuning.warnings,
         *pretraining.warnings,
         *_data_warnings(config, profile),
@@ -79,9 +87,9 @@ def make_plan(
 
 
 def _ladder(config: AdaptConfig, decisions: dict[str, StrategyDecision]) -> tuple[tuple[str, ...], set[str]]:
-    """Rungs cheapest first: icl → icl+rag → +peft → +full → +cpt; all but the first are conditional.
-
-    RAG joins the first rung when a hard need asks for it (citations, fast-changing facts).
+    """Rungs cheapest first: icl → icl+rag → icl+rag(tuned) → +peft → +full → +cpt; all but the first are
+    conditional. RAG joins the first rung when a hard need asks for it (citations, fast-changing facts).
+    Tuning the embedder (minutes) comes before any generator fine-tuning (hours).
     """
     chosen = {n for n, d in decisions.items() if d.decision == "chosen"}
     knowledge = config.data.knowledge
@@ -94,10 +102,12 @@ def _ladder(config: AdaptConfig, decisions: dict[str, StrategyDecision]) -> tupl
     if "rag" in chosen and not hard_rag:
         prompt.append("rag")
         rungs.append("+".join(prompt))
+    if "embedder" in chosen:
+        rungs.append("+".join(prompt) + TUNED_RAG)
     for name in LADDER_TRAINING:
         if name in chosen:
             rungs.append("+".join([*prompt, name]) if prompt else name)
-    conditional = (chosen & {"rag", *LADDER_TRAINING}) - set(first)
+    conditional = (chosen & {"rag", "embedder", *LADDER_TRAINING}) - set(first)
     return tuple(rungs), conditional
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adaptfile.errors import ConfigError
+from adaptfile.knowledge.metrics import same_source
 from adaptfile.profile.examples import ExamplesScan, profile_examples, read_examples, scan_examples
 from adaptfile.profile.formats import FORMATS, Example, detect, normalize
-from adaptfile.profile.knowledge import profile_knowledge
+from adaptfile.profile.knowledge import expand, profile_knowledge
 from adaptfile.profile.model import DataProfile, ExamplesProfile, KnowledgeProfile, RowIssue
 from adaptfile.profile.text import estimate_tokens
 
@@ -60,11 +61,18 @@ def profile_data(project: Project) -> DataProfile:
     if errors:
         raise _combine(errors)
     overlap = len(examples.inputs & evaluation.inputs) if examples and evaluation else 0
+    unknown = {}
+    if examples and examples.sources and data.knowledge is not None:
+        files = [item.rel for item in expand(root, data.knowledge.paths)[0]]
+        unknown = {
+            s: n for s, n in sorted(examples.sources.items()) if not any(same_source(f, s) for f in files)
+        }
     return DataProfile(
         knowledge=knowledge,
         examples=examples.profile if examples else None,
         eval=evaluation.profile if evaluation else None,
         eval_overlap=overlap,
+        unknown_sources=unknown,
     )
 
 

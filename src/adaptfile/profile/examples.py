@@ -36,6 +36,7 @@ class ExamplesScan:
 
     profile: ExamplesProfile
     inputs: set[bytes] = field(default_factory=set)
+    sources: dict[str, int] = field(default_factory=dict)  # gold document named → rows naming it
 
 
 def profile_examples(root: Path, config: ExamplesConfig, key: str = "data.examples") -> ExamplesProfile:
@@ -161,6 +162,7 @@ def _tally(
     inputs: set[bytes] = set()
     labels: set[str] = set()
     with_source = 0
+    sources: dict[str, int] = {}
     for _, example in examples:
         size_in = estimate_tokens(example.input)
         input_max = max(input_max, size_in)
@@ -170,6 +172,8 @@ def _tally(
         if example.label is not None:
             labels.add(example.label)
         with_source += example.source is not None
+        if example.source is not None:
+            sources[example.source] = sources.get(example.source, 0) + 1
     parsed = len(examples) + len(issues)
     extra = round(unread * len(examples) / parsed) if unread else 0
     listed = tuple(RowIssue(rel, issue.line, issue.message) for issue in issues[:MAX_ISSUES])
@@ -188,7 +192,7 @@ def _tally(
         omitted_issues=len(issues) - len(listed),
         unread_rows=extra,
     )
-    return ExamplesScan(profile, inputs)
+    return ExamplesScan(profile, inputs, sources)
 
 
 def _digest(value: object) -> bytes:

@@ -8,7 +8,8 @@ Accepted fields, per format (CSV headers are matched case-insensitively):
 - text-label: ``text`` and ``label``; ``category`` and ``intent`` are accepted as ``label``
   (BANKING77 and most intent data sets ship ``text,category``).
 
-Any format may carry ``source``: the gold document an answer comes from (a path under the project).
+Any format may carry ``source`` (or ``document``): the gold document an answer comes from (a path under
+the project).
 """
 
 from __future__ import annotations
@@ -136,11 +137,12 @@ def _label(record: dict[str, Any], name: str) -> str:
 
 
 def _source(record: dict[str, Any]) -> str | None:
-    value = record.get("source")
+    field = "source" if record.get("source") not in (None, "") else "document"
+    value = record.get(field)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise RowError(f'"source" must be a string naming the gold document ({_got(value)})')
+        raise RowError(f'"{field}" must be a string naming the gold document ({_got(value)})')
     return value.strip()
 
 

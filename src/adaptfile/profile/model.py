@@ -60,3 +60,4 @@ class DataProfile:
     examples: ExamplesProfile | None = None
     eval: ExamplesProfile | None = None
     eval_overlap: int = 0  # distinct eval inputs also found in the examples (train/eval leakage)
+    unknown_sources: dict[str, int] = field(default_factory=dict)  # example sources naming no corpus file

@@ -50,12 +50,13 @@ def variant_record(
     if trained:
         base = {"id": f"{where(trained[0])}/model", "revision": None, "from_step": trained[0]}
     prompt = where("prompt.render")
+    index = next((s for s in ("rag.index", "rag.index.base") if s in steps), None)  # .base: untuned embedder
     return {
         "strategies": list(strategies),
         "steps": list(steps),
         "model": {**base, "trust_remote_code": bool(model.get("trust_remote_code", False))},
         "adapter": f"{where(adapter)}/adapter" if adapter else None,
-        "index": f"{where('rag.index')}/index" if "rag.index" in steps else None,
+        "index": f"{where(index)}/index" if index else None,
         "prompt": {"dir": prompt, "files": [f"{prompt}/{f}" for f in PROMPT_FILES]},
         # a fine-tuned variant serves with the demonstrations it was trained with: none
         "shots": "icl" in strategies and not any(s in SFT_STRATEGIES for s in strategies),
@@ -70,7 +71,7 @@ def manifest_variants(plan: Any, model: dict[str, Any]) -> dict[str, Any]:
     return {
         v.name: {
             **variant_record(v.name, v.strategies, v.steps, model, lambda s: f"build/{s}"),
-            "top_k": top_k if "rag.index" in v.steps else None,
+            "top_k": top_k if {"rag.index", "rag.index.base"} & set(v.steps) else None,
             "max_new_tokens": settings.get("icl", {}).get("answer_tokens"),
             "rung": v.rung,
             "conditional": v.conditional,

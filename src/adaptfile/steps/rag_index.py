@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adaptfile.engine.protocol import StepContext
 from adaptfile.errors import StepFailed
+
+if TYPE_CHECKING:
+    from adaptfile.knowledge.embedders import Embedder
 
 
 def find_upstream(ctx: StepContext, name: str) -> Path:
@@ -59,7 +63,9 @@ class RagIndex:
         check_server(store)  # before anything is embedded or cached
         chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
         chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
-        embedder = get_embedder(settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root)
+        embedder = _tuned_embedder(ctx) or get_embedder(
+            settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root
+        )
         ctx.progress(0, len(chunks), f"embedding {len(chunks)} chunks with {embedder.id}")
         vectors, stats = embed_chunks(chunks, embedder, ctx.root / EMBEDDING_CACHE, ctx.progress)
         ctx.log(stats.summary())
@@ -74,6 +80,20 @@ class RagIndex:
         write_gaps(ctx.output("index"), gaps)
         digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, store)
         ctx.log(f"index of {len(chunks)} chunks written, digest {digest}")
+
+
+def _tuned_embedder(ctx: StepContext) -> Embedder | None:
+    """The model rag.embedder tuned, when this index depends on it: loaded from its published directory
+    (the index manifest records that path for query time); its revision is the digest of the tuned weights,
+    so the per-chunk embedding cache never mixes its vectors with the base model's."""
+    from adaptfile.knowledge.embedders import get_embedder
+    from adaptfile.steps.rag_embedder import TUNED_DIR
+
+    for step_id in sorted(ctx.upstream):
+        tuned = ctx.upstream_output(step_id, TUNED_DIR)
+        if tuned.is_dir():
+            return get_embedder(str(tuned.resolve()))
+    return None
 
 
 kind = RagIndex()
