@@ -1,17 +1,17 @@
 """Retrieval quality, build time, embedding throughput and incremental rebuild of adapt's RAG on COVID-QA.
 
 Usage: python bench/rag_covidqa.py [--data ../shared/data/covidqa] [--dev] [--questions N] [--k 2]
-       [--window W] [--docs N]
-Questions come from qa.jsonl in file order: lines 1-600 are for tuning (--dev reports on them), lines
-601-935 are reported, and lines after 935 are never read (a held-out set kept elsewhere).
-Compares, in one run and with the same embedding model (all-MiniLM-L6-v2):
-  adapt (hybrid and vector-only; small chunks scored, each hit returned with W neighbouring chunks per side),
-  llama-index's documented defaults (VectorStoreIndex.from_documents, SentenceSplitter() 1024/200,
-  similarity_top_k=2), and plain BM25 (bm25s) over the same chunks. Every system's row shows the mean prompt
-  tokens (all-MiniLM-L6-v2 tokenizer) its k passages cost.
-Targets: adapt hit@2 ≥ 1.5× the llama-index default and above plain BM25; the rag.index embedding path
-≥ 1.0× the chunks/s of a plain `SentenceTransformer.encode` on the same chunks; editing one document
-re-embeds only its chunks and the rebuild takes < 5% of the full build.
+       [--window W] [--docs N] [--epochs 1] [--batch-size 32] [--cache DIR] [--skip-throughput]
+Questions come from qa.jsonl in file order: lines 1-600 tune the embedder (--dev also reports on them),
+lines 601-935 are reported, and lines after 935 are never read (a held-out set kept elsewhere).
+Prints hit@1, hit@2, hit@4 and MRR@4 (every system returns its top 4) for: llama-index's documented defaults
+(VectorStoreIndex.from_documents, SentenceSplitter() 1024/200), BM25 (bm25s) over the default and over
+adapt's chunks, adapt hybrid and vector-only with all-MiniLM-L6-v2, and adapt hybrid and vector-only with
+MiniLM tuned on lines 1-600 (rag.embedder's training: gold chunk + one BM25 hard negative per question,
+MultipleNegativesRankingLoss). The last column is the mean prompt tokens the top k passages cost.
+Targets: hybrid with the tuned embedder ≥ 0.72 hit@2 and ≥ 0.10 above BM25 over the same chunks; the
+rag.index embedding path ≥ 1.0× the chunks/s of a plain `SentenceTransformer.encode` on the same chunks;
+editing one document re-embeds only its chunks and the rebuild takes < 5% of the full build.
 """
 
 from __future__ import annotations

@@ -88,7 +88,10 @@ def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.
             contexts = td.read_contexts(ctx.upstream["rag.train_context"])
         render = td.serving_renderer(ctx.root, ctx.params, tokenizer, contexts)
         everything = td.read_examples_dir(ctx.upstream["examples.load"])
-        _write_prompts(ctx, td.prompt_rows(everything, render, tokenizer), s.max_seq_len)
+        from adaptfile.train.launch import is_main_process
+
+        if is_main_process():  # one writer under torchrun
+            _write_prompts(ctx, td.prompt_rows(everything, render, tokenizer), s.max_seq_len)
         # eval loss on a seeded slice of the training examples, never on the eval set: a training step
         # must not depend on data.eval (editing the eval set would retrain every model)
         examples, heldout = td.split_heldout(everything, s.seed)
