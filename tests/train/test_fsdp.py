@@ -24,11 +24,10 @@ import torch
 
 from adaptfile.errors import StepFailed
 from adaptfile.steps.train_models import FULL_TRAIN, LORA_TRAIN
-from adaptfile.train import data as train_data
 from adaptfile.train.launch import distributed_arguments, wrap_classes
 from hubstandin.models import write_model
 
-from .conftest import REAL_RENDERER, lora_params
+from .conftest import lora_params
 
 WEIGHT_TOLERANCE = 2e-3
 LOSS_TOLERANCE = 1e-3
@@ -126,7 +125,6 @@ def test_multi_node_without_an_endpoint_says_which_variables(
 def test_fsdp_two_processes_match_one_and_load_plainly(
     method: str, qwen2_base: Path, examples_dir: Path, make_ctx: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(train_data, "template_renderer", REAL_RENDERER)  # as in the torchrun workers
     step = FULL_TRAIN if method == "full" else LORA_TRAIN
     single = make_ctx(params_for(method, qwen2_base, **{f"{method}.batch_size": 8}),
                       {"examples.load": examples_dir}, name="single", step=f"{method}.train")  # fmt: skip
