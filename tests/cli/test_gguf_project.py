@@ -25,6 +25,9 @@ base = "{base}"
 [data.examples]
 path = "data/train.jsonl"
 
+[data.eval]
+path = "data/eval.jsonl"
+
 [strategy]
 include = ["icl", "lora"]
 exclude = ["rag", "qlora", "prefix", "full", "cpt", "pretrain"]
@@ -56,6 +59,7 @@ def project(root: Path, base: str) -> Path:
     (root / "models").mkdir()
     (root / "adapt.toml").write_text(TOML.format(base=base))
     (root / "data/train.jsonl").write_text(ROWS)
+    (root / "data/eval.jsonl").write_text(json.dumps({"question": "hello 9?", "answer": "hello"}) + "\n")
     return root
 
 
@@ -71,6 +75,13 @@ def test_gguf_base_plans_builds_and_asks(tmp_path: Path) -> None:
     lock = json.loads((root / "adapt.lock").read_text())
     assert "model.import" in lock["steps"]["lora.train"]["deps"]
     assert "model.revision" not in lock["steps"]["lora.train"]["params"]
+    manifest = json.loads((root / "build/manifest.json").read_text())
+    assert manifest["base_model"]["source"] == "gguf"
+    report = json.loads((root / "build/report/report.json").read_text())
+    assert (
+        report["base_model"]["gguf"]["quantization"] and report["base_model"]["gguf"]["source"] == "tiny.gguf"
+    )
+    assert "dequantized from the GGUF file tiny.gguf" in (root / "build/report/report.md").read_text()
     asked = adapt(root, "ask", "hello 1?")
     assert asked.returncode == 0, asked.stderr[-3000:]
     again = adapt(root, "build")

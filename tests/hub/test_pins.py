@@ -124,6 +124,20 @@ def test_bad_model_references_are_one_line_errors(
         assert needle in done.stderr, done.stderr
 
 
+def test_a_local_directory_without_weights_is_refused_before_anything_runs(
+    hub, tmp_path: Path, qwen_files
+) -> None:
+    root = write_project(tmp_path / "p", base="models/tiny")
+    for name, data in qwen_files.items():
+        if not name.endswith(".safetensors"):
+            (root / "models/tiny" / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / "models/tiny" / name).write_bytes(data)
+    done = adapt(root, hub.subprocess_env(tmp_path), "build")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "model.base" in done.stderr and "no weights" in done.stderr and "Traceback" not in done.stderr
+    assert not (root / "build").exists()
+
+
 def test_gated_repo_says_accept_the_license_and_set_hf_token(hub, tmp_path: Path, qwen_files) -> None:
     hub.add_repo(REPO, qwen_files, gated="manual", token="hf_granted")
     root = write_project(tmp_path / "p")

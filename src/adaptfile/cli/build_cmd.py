@@ -150,7 +150,7 @@ def command(
     from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.executor import dry_run as preview
     from adaptfile.evaluate.ladder import escalate
-    from adaptfile.runtime.artifacts import manifest_variants
+    from adaptfile.runtime.artifacts import manifest_extra
 
     if frozen and upgrade:
         raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
@@ -167,9 +167,7 @@ def command(
         keep_going=keep_going,
         frozen=frozen,
         wait=not no_wait,
-        manifest_extra={
-            "variants": manifest_variants(plan, {**project.config.model.model_dump(), **meta.model})
-        },
+        manifest_extra=manifest_extra(plan, project.config.model.model_dump(), meta.model),
         remote=remote_cache(project, enabled=not no_remote, push=not no_push),
     )
     if dry_run:

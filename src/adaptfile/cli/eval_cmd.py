@@ -60,10 +60,10 @@ def _build(app: App, project: Any) -> None:
     from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.reporter import PlainReporter
     from adaptfile.evaluate.ladder import escalate
-    from adaptfile.runtime.artifacts import manifest_variants
+    from adaptfile.runtime.artifacts import manifest_extra
 
     plan, meta, _ = planned(project)
-    extra = {"variants": manifest_variants(plan, {**project.config.model.model_dump(), **meta.model})}
+    extra = manifest_extra(plan, project.config.model.model_dump(), meta.model)
     result = escalate(
         project.root, plan, meta, BuildOptions(manifest_extra=extra), PlainReporter(out=sys.stderr)
     )

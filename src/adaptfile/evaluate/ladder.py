@@ -112,7 +112,8 @@ def _report_spec(spec: StepSpec, plan: Plan, evaluated: Sequence[str]) -> StepSp
     # the training data's retrieval recall, when a RAG variant trained on retrieved passages was evaluated
     sft = any(t.removesuffix(".train") in TRAINERS for t in trained)
     recall = tuple(d for d in spec.deps if d == "rag.train_context" and sft)
-    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained, *recall))
+    imported = tuple(d for d in spec.deps if d == "model.import")  # a GGUF base: the report names it
+    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained, *recall, *imported))
 
 
 def _verdict(root: Path, plan: Plan, evaluated: list[str], goal: dict[str, Any]) -> dict[str, Any]:

@@ -122,6 +122,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", f"Best variant: **{report['best']}** (marked *).", ""]
     lines += [goal_sentence(report["goal"]), ""] if report["goal"] else []
+    if gguf := (report.get("base_model") or {}).get("gguf"):
+        lines += [f"Base model: dequantized from the GGUF file {gguf['source']} ({gguf['architecture']}, "
+                  f"{gguf['quantization']}); the {gguf['dequantized_to']} weights are what was trained and "
+                  "evaluated, not the quantized ones.", ""]  # fmt: skip
     if report["training"]:
         lines += ["## Training: estimate vs measured", "",
                   "| method | est. memory GB | peak memory GB | est. wall s | wall s | eval loss start → end |",

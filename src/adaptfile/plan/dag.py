@@ -302,7 +302,8 @@ def eval_steps(
     sft = any(s.removesuffix(".train") in TRAINERS for s in trained)
     rag = any("rag.index" in v.steps for v in variants)
     retrieval = ("rag.train_context",) if sft and rag else ()  # its recall on the training examples
-    deps = (*(v.eval_step for v in variants), *trained, *retrieval)
+    imported = (IMPORT_STEP,) if model.source == "gguf" else ()  # the report names the GGUF source
+    deps = (*(v.eval_step for v in variants), *trained, *retrieval, *imported)
     return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
 
 

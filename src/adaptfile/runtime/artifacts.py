@@ -64,6 +64,17 @@ def variant_record(
     }
 
 
+def manifest_extra(plan: Any, model: dict[str, Any], locked: dict[str, str]) -> dict[str, Any]:
+    """build/manifest.json's own keys: the variants, and the base model (its pinned commit, or the GGUF
+    file it was imported from, whose gguf.json names the quantization)."""
+    source = plan.model.get("source")
+    base = {**locked, "source": source}
+    if source == "gguf":
+        base["gguf"] = "build/model.import/gguf.json"
+        base["note"] = "trained and served: the dequantized weights in build/model.import/model/"
+    return {"variants": manifest_variants(plan, {**model, **locked}), "base_model": base}
+
+
 def manifest_variants(plan: Any, model: dict[str, Any]) -> dict[str, Any]:
     """build/manifest.json "variants": name → its artifacts (paths relative to the project root)."""
     settings = plan.settings

@@ -35,6 +35,9 @@ class EvalReport:
             recall = json.loads(path.read_text(encoding="utf-8"))
         ladder = list(p.get("eval.ladder", []))
         report = make_report(p.get("project.task", "qa"), results, goal, ladder, training, recall)
+        if "model.import" in ctx.upstream:  # the base came from a GGUF file: say which, and what it had
+            gguf = ctx.upstream_output("model.import", "gguf.json")
+            report["base_model"] = {"gguf": json.loads(gguf.read_text(encoding="utf-8"))}
         text = json.dumps(report, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         ctx.output("report.json").write_text(text, encoding="utf-8")
         ctx.output("report.md").write_text(render_markdown(report), encoding="utf-8")
