@@ -311,7 +311,7 @@ def main() -> None:
             shown = ", ".join(f"{k} {v:.1f}s" for k, v in steps.items())
             print(f"adapt build {name} [{mode}]: {wall:.1f}s ({shown or 'all cached'})")
             for variant, metrics in adapt_results(root).items():
-                rung = "base" if name == "base" else variant
+                rung = "base" if name == "base" else {"base": "base-nolist"}.get(variant, variant)
                 timing = ", ".join(
                     f"{k} {v:.1f}s"
                     for k, v in steps.items()
