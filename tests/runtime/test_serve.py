@@ -126,7 +126,8 @@ def test_system_message_and_earlier_turns_reach_the_prompt(served: Served) -> No
     reply = served.client().chat.completions.create(model=MODEL, messages=messages)
     prepared = served.runtime.prepare("How long is the warranty?", history=history, system="Keep it short.")
     assert "Keep it short." in prepared.prompt
-    assert "User: What adapter does the Zed lamp use?\nAssistant: A 5 V USB-C adapter.\n" in prepared.prompt
+    turns = "### User:\nWhat adapter does the Zed lamp use?\n\n### Assistant:\nA 5 V USB-C adapter.\n\n"
+    assert turns in prepared.prompt  # the plain format: earlier turns are blocks of their own
     assert reply.usage.prompt_tokens == len(prepared.ids)
     assert reply.usage.prompt_tokens > len(served.runtime.prepare("How long is the warranty?").ids)
     assert reply.choices[0].message.content == served.runtime.generate(prepared).text
