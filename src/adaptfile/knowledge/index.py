@@ -121,7 +121,28 @@ def persist_bm25(index: VectorStoreIndex, persist_dir: Path) -> None:
 
     nodes = list(index.docstore.docs.values())
     if nodes:
-        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1).persist(str(persist_dir / BM25_DIR))
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1)
+        canonical_vocabulary(retriever.bm25)
+        retriever.persist(str(persist_dir / BM25_DIR))
+
+
+def canonical_vocabulary(bm25: Any) -> None:
+    """Renumber a bm25s index's vocabulary alphabetically, in place. bm25s numbers words in set order,
+    which changes with PYTHONHASHSEED, so the same corpus would persist different bytes in every
+    process; the scores matrix (one CSC column per word) is permuted to match. Scores are unchanged."""
+    import numpy as np
+
+    vocab, scores = bm25.vocab_dict, bm25.scores
+    words = sorted(w for w in vocab if w != "")
+    indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+    if len(indptr) != len(words) + 1 or any(vocab[w] >= len(words) for w in words):
+        return  # a layout this was not written for: leave it as bm25s made it
+    spans = [(int(indptr[vocab[w]]), int(indptr[vocab[w] + 1])) for w in words]
+    lengths = np.array([end - start for start, end in spans], dtype=indptr.dtype)
+    scores["indptr"] = np.concatenate([np.zeros(1, dtype=indptr.dtype), np.cumsum(lengths)])
+    scores["indices"] = np.concatenate([indices[a:b] for a, b in spans]) if spans else indices[:0]
+    scores["data"] = np.concatenate([data[a:b] for a, b in spans]) if spans else data[:0]
+    bm25.vocab_dict = {w: i for i, w in enumerate(words)} | ({"": len(words)} if "" in vocab else {})
 
 
 def index_digest(persist_dir: Path) -> str:
