@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,18 +61,24 @@ def command() -> None:
     """Show and move build-cache entries between this machine and [cache] remote."""
 
 
+def _planned_remote(app: App) -> tuple[Any, Any, Any, Any]:
+    """(project, remote, the plan's steps, lock metadata) for a command that needs [cache] remote."""
+    from adaptfile.cli.build_cmd import planned
+
+    project, remote = _required_remote(app)
+    plan, meta, _ = planned(project)
+    return project, remote, plan.steps, meta
+
+
 @command.command("status", epilog="Example:\n\n  adapt cache status --json")
 @click.argument("steps", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as one JSON object.")
 @pass_app
 def status_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
     """Each step's key and whether the local and the remote cache hold it."""
-    from adaptfile.cli.build_cmd import planned
     from adaptfile.engine.remote_sync import cache_status
 
-    project, remote = _required_remote(app)
-    plan, meta, _ = planned(project)
-    specs = plan.steps
+    project, remote, specs, meta = _planned_remote(app)
     rows = cache_status(project.root, specs, meta, remote, steps)
     _show(app, rows, as_json, remote.settings.url)
 
@@ -83,12 +89,9 @@ def status_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def push_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
     """Upload the local entries of STEPS (default: all) that the remote lacks."""
-    from adaptfile.cli.build_cmd import planned
     from adaptfile.engine.remote_sync import push
 
-    project, remote = _required_remote(app)
-    plan, meta, _ = planned(project)
-    specs = plan.steps
+    project, remote, specs, meta = _planned_remote(app)
     rows = push(project.root, specs, meta, remote, steps, _progress(app, as_json))
     _show(app, rows, as_json, remote.settings.url)
 
@@ -99,12 +102,9 @@ def push_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def pull_command(app: App, steps: tuple[str, ...], as_json: bool) -> None:
     """Download the remote entries of STEPS (default: all) into the local cache."""
-    from adaptfile.cli.build_cmd import planned
     from adaptfile.engine.remote_sync import pull
 
-    project, remote = _required_remote(app)
-    plan, meta, _ = planned(project)
-    specs = plan.steps
+    project, remote, specs, meta = _planned_remote(app)
     rows = pull(project.root, specs, meta, remote, steps, _progress(app, as_json))
     _show(app, rows, as_json, remote.settings.url)
 
