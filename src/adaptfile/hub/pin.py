@@ -8,6 +8,10 @@ from adaptfile.errors import ConfigError
 from adaptfile.hub.cache import cached_file, cached_ref, is_commit
 
 
+class HubUnreachable(ConfigError):
+    """The hub could not be asked (offline, no network) and the local cache lacks what was needed."""
+
+
 @dataclass(frozen=True)
 class HubPin:
     """A hub repository at one commit; `upstream` is what `revision` points at on the hub, when asked."""
@@ -57,7 +61,7 @@ def pin_repo(
         return HubPin(repo, revision, cached, "cache")
     if not required:
         return None
-    raise ConfigError(
+    raise HubUnreachable(
         f"{key} = {repo!r}: cannot resolve revision {revision!r}: the hub is not reachable "
         "(offline or no network) and the local cache has no copy",
         hint=f"run `hf download {repo} --revision {revision}` where the hub is reachable, "
@@ -108,7 +112,7 @@ def require_available(pin: HubPin, key: str, filename: str = "config.json") -> s
     it when it can be neither read from the cache nor downloaded."""
     path = fetch_file(pin.repo, pin.commit, filename, key)
     if path is None:
-        raise ConfigError(
+        raise HubUnreachable(
             f"{key} = {pin.repo!r}: commit {pin.commit} is not in the local cache and the hub cannot be "
             "reached",
             hint=f"run `hf download {pin.repo} --revision {pin.commit}` where the hub is reachable, "

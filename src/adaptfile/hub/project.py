@@ -9,7 +9,7 @@ from typing import Any, Literal
 from adaptfile.config.model import AdaptConfig
 from adaptfile.errors import ConfigError
 from adaptfile.hub.cache import looks_like_repo_id
-from adaptfile.hub.pin import HubPin, pin_repo, require_available
+from adaptfile.hub.pin import HubPin, HubUnreachable, pin_repo, require_available
 
 Purpose = Literal["plan", "build", "status"]
 
@@ -58,33 +58,40 @@ def pin_project(
     model = embedder = None
     unresolved: list[tuple[str, ConfigError]] = []
     base, name = config.model.base, config.rag.embed_model
-    try:
-        if _is_hub_repo(base, root):
-            locked = _locked(lock.get("model"), base=base, revision=config.model.revision)
-            model = pin_repo(base, config.model.revision, key="model.base", locked=locked, **options)
-            if purpose == "build" and model is not None:
-                require_available(model, "model.base")
-    except ConfigError as err:
-        if not _unreachable_only(err, purpose):
-            raise
-        unresolved.append(("model.base", err))
-    try:
-        if _uses_embedder(config) and _is_hub_repo(name, root) and not _packaged(name):
-            locked = _locked(lock.get("embed_model"), name=name, revision="main")
-            embedder = pin_repo(name, "main", key="rag.embed_model", locked=locked, **options)
-            if purpose == "build" and embedder is not None:
-                require_available(embedder, "rag.embed_model", "modules.json")
-    except ConfigError as err:
-        if not _unreachable_only(err, purpose):
-            raise
-        unresolved.append(("rag.embed_model", err))
+    if _is_hub_repo(base, root):
+        locked = _locked(lock.get("model"), base=base, revision=config.model.revision)
+        model = _pin(
+            base, config.model.revision, "model.base", "config.json", locked, purpose, options, unresolved
+        )
+    if _uses_embedder(config) and _is_hub_repo(name, root) and not _packaged(name):
+        locked = _locked(lock.get("embed_model"), name=name, revision="main")
+        embedder = _pin(name, "main", "rag.embed_model", "modules.json", locked, purpose, options, unresolved)
     return ProjectPins(model, embedder, tuple(unresolved))
 
 
-def _unreachable_only(err: ConfigError, purpose: Purpose) -> bool:
-    """A build may go on without a pin it cannot resolve (hub unreachable, nothing cached) until a step
-    that reads that repository is selected; every answer of the hub (no such repo, gated) fails at once."""
-    return purpose == "build" and ("cannot be reached" in str(err) or "not reachable" in str(err))
+def _pin(
+    repo: str,
+    revision: str,
+    key: str,
+    needed: str,
+    locked: str | None,
+    purpose: Purpose,
+    options: dict[str, Any],
+    unresolved: list[tuple[str, ConfigError]],
+) -> HubPin | None:
+    """One repository's pin. A build may go on without a pin the unreachable hub cannot give until a step
+    that reads that repository is selected (recorded in `unresolved`); every answer of the hub (no such
+    repo, gated) fails at once."""
+    try:
+        pin = pin_repo(repo, revision, key=key, locked=locked, **options)
+        if purpose == "build" and pin is not None:
+            require_available(pin, key, needed)
+        return pin
+    except HubUnreachable as err:
+        if purpose != "build":
+            raise
+        unresolved.append((key, err))
+        return None
 
 
 def _is_hub_repo(name: str, root: Path) -> bool:
