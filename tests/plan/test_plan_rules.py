@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from plan_worlds import decision, pairs, profile, toml
 
@@ -50,6 +52,17 @@ def test_icl_shots_come_from_the_token_budget(plan) -> None:
     # budget 1024; instruction 9 (36 characters / 4) + question 150 → (1024 - 159) // 200 = 4 shots
     assert result.settings["icl"]["shots"] == 4
     assert decision(result, "icl").estimate["prompt_tokens"] == 9 + 150 + 800
+
+
+def test_answer_budget_covers_the_longest_label(plan) -> None:
+    short = plan(toml("", task="classify"), DataProfile(examples=pairs(300)))
+    assert short.settings["icl"]["answer_tokens"] == 8  # the task's typical length
+    # "card_payment_wrong_exchange_rate": 32 characters ≈ 8 tokens, twice that plus 2 for the tokenizer's splits
+    long = replace(pairs(300), output_tokens_max=8)
+    result = plan(toml("", task="classify"), DataProfile(examples=long))
+    assert result.settings["icl"]["answer_tokens"] == 18
+    render = next(s for s in result.steps if s.id == "prompt.render")
+    assert render.params["prompt.answer_tokens"] == 18
 
 
 def test_icl_zero_shot_without_examples(plan) -> None:

@@ -161,6 +161,7 @@ def build_steps(
             "icl.template": config.icl.template,
             "model.context": model.context,
             "constraints.max_prompt_tokens": config.constraints.max_prompt_tokens,
+            "prompt.answer_tokens": settings["icl"]["answer_tokens"],
             **_train_params(method, settings),
         }
         # never eval.load (the eval set retrains nothing), never icl.shots (fine-tuned variants have none)
@@ -182,6 +183,7 @@ def build_steps(
         "project.instruction": config.project.instruction,
         "icl.template": config.icl.template,
         "constraints.max_prompt_tokens": config.constraints.max_prompt_tokens,
+        "prompt.answer_tokens": settings["icl"]["answer_tokens"],
     }
     if "rag" in chosen:
         render["rag.top_k"] = settings["rag"]["top_k"]

@@ -43,9 +43,11 @@ def passage_tokens(chunk: int, overlap: int, window: int) -> int:
     return chunk + 2 * window * (chunk - overlap)
 
 
-def answer_budget(task: str, context: int | None) -> int:
-    """Tokens kept free for the answer: the task's typical length, at most a quarter of the window."""
-    wanted = ANSWER_TOKENS.get(task, 128)
+def answer_budget(task: str, context: int | None, longest_answer: int = 0) -> int:
+    """Tokens kept free for the answer: the task's typical length, or twice the longest example answer
+    (a ≈4-characters-per-token estimate: labels such as `card_payment_wrong_exchange_rate` split into
+    more tokens than prose), at most a quarter of the window."""
+    wanted = max(ANSWER_TOKENS.get(task, 128), 2 * longest_answer + 2 if longest_answer else 0)
     return wanted if context is None else min(wanted, context // 4)
 
 
@@ -86,11 +88,11 @@ def decide_prompting(
     include, exclude = set(config.strategy.include), set(config.strategy.exclude)
     warnings: list[str] = []
     task = config.project.task
-    answer = answer_budget(task, model.context)
+    pairs = [p for p in (profile.examples, profile.eval) if p is not None]
+    answer = answer_budget(task, model.context, max((p.output_tokens_max for p in pairs), default=0))
     limit = min(config.constraints.max_prompt_tokens, model.context - answer)
     rows = profile.examples.rows if profile.examples else 0
     shot = profile.examples.tokens_mean if profile.examples else 0.0
-    pairs = [p for p in (profile.examples, profile.eval) if p is not None]
     question = max(p.input_tokens_max for p in pairs) if pairs else DEFAULT_QUESTION_TOKENS
     instruction = text_tokens(config.project.instruction)
     base = instruction + question

@@ -157,7 +157,7 @@ def _tally(
     rel: str, kind: str, fmt: str, examples: list[tuple[int, Example]], issues: list[RowIssue], unread: int
 ) -> ExamplesScan:
     totals: list[int] = []
-    input_max = 0
+    input_max = output_max = 0
     rows_seen: set[bytes] = set()
     inputs: set[bytes] = set()
     labels: set[str] = set()
@@ -165,8 +165,9 @@ def _tally(
     sources: dict[str, int] = {}
     for _, example in examples:
         size_in = estimate_tokens(example.input)
-        input_max = max(input_max, size_in)
-        totals.append(size_in + estimate_tokens(example.output))
+        size_out = estimate_tokens(example.output)
+        input_max, output_max = max(input_max, size_in), max(output_max, size_out)
+        totals.append(size_in + size_out)
         rows_seen.add(_digest(example.messages or (example.input, example.output)))
         inputs.add(_digest(normal_text(example.input)))  # case/punctuation variants leak too
         if example.label is not None:
@@ -185,6 +186,7 @@ def _tally(
         tokens_mean=round(sum(totals) / len(totals), 2),
         tokens_max=max(totals),
         input_tokens_max=input_max,
+        output_tokens_max=output_max,
         duplicates=len(examples) - len(rows_seen),
         labels=len(labels) if fmt == "text-label" else None,
         with_source=with_source,

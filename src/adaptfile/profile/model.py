@@ -39,6 +39,7 @@ class ExamplesProfile:
     duplicates: int  # exact duplicate rows
     labels: int | None = None  # distinct labels, where rows carry one
     with_source: int = 0  # rows naming a gold document ("source")
+    output_tokens_max: int = 0  # longest answer or label, for the answer budget
     bad_rows: tuple[RowIssue, ...] = ()
     omitted_issues: int = 0  # bad rows beyond those listed in bad_rows
     unread_rows: int = 0  # rows past the parse limit: counted, not validated (included in rows)

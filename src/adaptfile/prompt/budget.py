@@ -148,6 +148,6 @@ def serving_limit(params: dict[str, Any], tokenizer: Any | None) -> tuple[int | 
     window = params.get("model.context") or (
         size if isinstance(size, int) and 0 < size < 10_000_000 else None
     )
-    answer = answer_budget(params.get("project.task", "qa"), window)
+    answer = params.get("prompt.answer_tokens") or answer_budget(params.get("project.task", "qa"), window)
     limit = prompt_limit(int(params.get("constraints.max_prompt_tokens") or 4096), window, answer)
     return window, answer, limit
