@@ -110,7 +110,7 @@ def run(
     print(file=sys.stderr)
     adapt = {
         mode: _adapt_metrics(root / "build" / "index", cases, k, mode, embedder)
-        for mode in ("hybrid", "vector")
+        for mode in ("hybrid", "vector", "keyword")
     }
     default_seconds, default_chunks, default_metrics = _llama_default(root, cases, k, embedder)
     adapt_chunks = _adapt_chunks(root, files, embedder)
@@ -147,6 +147,7 @@ def run(
         ),
         ("BM25 (bm25s) over the default chunks", None, len(default_chunks), bm25_default),
         ("BM25 (bm25s) over adapt's chunks", None, len(adapt_chunks), bm25_adapt),
+        (f"adapt keyword (BM25) retriever (±{w} neighbours)", adapt_seconds, full.chunks, adapt["keyword"]),
         (f"adapt hybrid, MiniLM (today; ±{w} neighbours)", adapt_seconds, full.chunks, adapt["hybrid"]),
         (f"adapt vector only, MiniLM (±{w} neighbours)", adapt_seconds, full.chunks, adapt["vector"]),
         (
@@ -165,12 +166,15 @@ def run(
     out += [_row(*row) for row in rows]
     out.append(tuning_line)
     best = tuned_metrics["hybrid"]["hit@2"]
-    bm25 = bm25_adapt["hit@2"]
-    verdict = "PASS" if best >= 0.72 and best - bm25 >= 0.10 else "FAIL"
-    out.append(
-        f"hit@2 hybrid with the tuned embedder {best:.3f} vs BM25 over the same chunks {bm25:.3f} "
-        f"(+{best - bm25:.3f}); target ≥ 0.720 and ≥ +0.100: {verdict}"
-    )
+    # BM25 ranks bare chunks; the keyword retriever returns the same ±w neighbours as hybrid, so the same
+    # prompt cost: the like-for-like baseline
+    for name, bm25 in (("BM25 over the same chunks", bm25_adapt["hit@2"]),
+                       (f"BM25 with the same ±{w} neighbours", adapt["keyword"]["hit@2"])):  # fmt: skip
+        verdict = "PASS" if best >= 0.72 and best - bm25 >= 0.10 else "FAIL"
+        out.append(
+            f"hit@2 hybrid with the tuned embedder {best:.3f} vs {name} {bm25:.3f} "
+            f"({best - bm25:+.3f}); target ≥ 0.720 and ≥ +0.100: {verdict}"
+        )
     out.append(
         f"prompt tokens per question (top {k}): adapt {adapt['hybrid']['tokens']:.0f} vs llama-index default "
         f"{default_metrics['tokens']:.0f} ({adapt['hybrid']['tokens'] / max(default_metrics['tokens'], 1e-9):.2f}x)"

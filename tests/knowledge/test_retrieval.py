@@ -21,7 +21,7 @@ def index(corpus: Path) -> Path:
     return corpus / "build/rag.index/index"
 
 
-@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+@pytest.mark.parametrize("mode", ["vector", "hybrid", "keyword"])
 def test_best_chunk_comes_from_the_right_document(index: Path, corpus: Path, mode: str) -> None:
     retriever = Retriever.load(index, mode=mode)
     chunks = retriever.retrieve("how long do refunds take")
@@ -57,7 +57,7 @@ def long_index(tree, long_text) -> Path:
     return root
 
 
-@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+@pytest.mark.parametrize("mode", ["vector", "hybrid", "keyword"])
 def test_passages_are_exact_spans_widened_by_their_neighbours(long_index: Path, mode: str) -> None:
     index = long_index / "build/rag.index/index"
     narrow = Retriever.load(index, mode=mode, window=0).retrieve("alpha value number 17")

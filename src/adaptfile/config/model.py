@@ -274,8 +274,8 @@ class RagConfig(Table):
         description='Qdrant server URL for rag.store = "qdrant" (API key from $QDRANT_API_KEY); '
         "the collection is named after the project and the index key.",
     )
-    retriever: Literal["vector", "hybrid"] = Field(
-        "hybrid", description="vector, or hybrid (BM25 + vector, relative-score fusion)."
+    retriever: Literal["vector", "hybrid", "keyword"] = Field(
+        "hybrid", description="vector, hybrid (BM25 + vector, relative-score fusion), or keyword (BM25 only)."
     )
     window: int | None = Field(
         None,

@@ -52,6 +52,9 @@ def retrieval_result(question: str, chunks: list[RetrievedChunk]) -> dict[str, A
     return {"question": question, "chunks": [chunk.to_json() for chunk in chunks]}
 
 
+MODES = ("vector", "hybrid", "keyword")  # rag.retriever: dense, fused, or BM25 alone
+
+
 class Retriever:
     """A loaded index and embedder, reused across questions."""
 
@@ -63,8 +66,8 @@ class Retriever:
         embedder: Embedder | None = None,
         window: int = WINDOW,
     ) -> None:
-        if mode not in ("vector", "hybrid"):
-            raise UsageError(f"unknown retriever {mode!r}", hint='use "vector" or "hybrid"')
+        if mode not in MODES:
+            raise UsageError(f"unknown retriever {mode!r}", hint='use "vector", "hybrid" or "keyword"')
         self.index = index
         self.top_k = top_k
         self.mode = mode
@@ -110,6 +113,8 @@ class Retriever:
         depth = k if not self.window else max(k, FUSION_DEPTH)  # spare hits replace ones already returned
         if self.mode == "vector":
             hits = self._vector_retriever(depth).retrieve(question)
+        elif self.mode == "keyword":
+            hits = self._bm25_retriever(depth).retrieve(question)
         else:
             hits = self._fused(question, depth)
         if not self.window:
