@@ -3,12 +3,13 @@
 #               build (SmolLM2-135M-Instruct from a GGUF file, embeddings, LoRA, evaluation),
 #               leaderboard, a question
 #   make test   install adaptfile with its test tools and vector stores and run the test suite (slow tests excluded)
+#   make test-real  the tests on the real SmolLM2-135M-Instruct (slow; CI runs them after `make test`)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test test-all lint bench clean-venv
+.PHONY: demo test test-real test-all lint bench clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,9 @@ demo: $(VENV)/.installed-ml
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-real: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m realmodel
 
 test-all: PYTEST_ARGS =
 test-all: test

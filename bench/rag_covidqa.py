@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sys
@@ -28,8 +27,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 THROUGHPUT_SAMPLE = 768  # chunks embedded by both adapt and plain encode for the throughput ratio
 THROUGHPUT_ROUNDS = 2  # alternating rounds; the best of each is compared (the CPU is shared)

@@ -12,7 +12,7 @@ import pytest
 from adaptfile.engine.protocol import StepContext
 from adaptfile.steps.model_import import kind
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realmodel, pytest.mark.timeout(900)]
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
