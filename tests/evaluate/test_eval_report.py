@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from adaptfile.cli.eval_cmd import leaderboard
 from adaptfile.evaluate.report import goal_sentence, make_report, plot_goal, render_markdown, training_rows
 
 
@@ -31,6 +32,42 @@ def test_best_by_the_goal_metric_and_the_first_rung_that_meets_it() -> None:
 def test_without_a_goal_the_task_metric_ranks() -> None:
     report = make_report("qa", RESULTS, None, [], [])
     assert report["metric"] == "exact_match" and report["best"] == "icl" and report["goal"] is None
+
+
+def test_a_tie_on_the_task_metric_falls_to_f1_then_answer_nll() -> None:
+    tied = [
+        _result("base", [], exact_match=0.0, f1=0.075, answer_nll=3.11),
+        _result("icl+rag", ["icl", "rag"], exact_match=0.0, f1=0.141, answer_nll=1.56),
+    ]
+    report = make_report("qa", tied, None, [], [])
+    assert report["best"] == "icl+rag" and report["decided_by"] == "f1"
+    assert report["ranking"] == ["exact_match", "f1", "answer_nll"]
+    assert "best: icl+rag (decided by f1, higher is better, after a tie on exact_match" in leaderboard(report)
+    same_f1 = [{**r, "metrics": {**r["metrics"], "f1": 0.1}} for r in tied]
+    report = make_report("qa", same_f1, None, [], [])
+    assert report["best"] == "icl+rag" and report["decided_by"] == "answer_nll"
+    assert (
+        "(marked *; decided by answer_nll, lower is better, after a tie on exact_match, f1)"
+        in render_markdown(report)
+    )
+
+
+def test_a_full_tie_goes_to_the_cheaper_variant_and_says_so() -> None:
+    same = [_result(n, [], exact_match=0.0, f1=0.2, answer_nll=2.0) for n in ("base", "icl", "icl+rag")]
+    report = make_report("qa", same, None, [], [])
+    assert report["best"] == "base" and report["decided_by"] is None
+    assert (
+        "best: base (tied on exact_match, f1, answer_nll; a full tie goes to the cheaper variant"
+        in leaderboard(report)
+    )
+
+
+def test_with_a_goal_the_goal_metric_ranks_first_then_the_task_metrics() -> None:
+    tied = [_result("base", [], exact_match=0.2, f1=0.3, answer_nll=2.0),
+            _result("icl", ["icl"], exact_match=0.5, f1=0.3, answer_nll=2.0)]  # fmt: skip
+    report = make_report("qa", tied, {"metric": "answer_nll", "target": 1.0}, ["icl"], [])
+    assert report["ranking"] == ["answer_nll", "exact_match", "f1"]
+    assert report["best"] == "icl" and report["decided_by"] == "exact_match"
 
 
 def test_goal_not_met_names_the_rungs_tried_and_skipped() -> None:
