@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from adaptfile.cli.app import App, pass_app
-from adaptfile.errors import StepFailed, UsageError
+from adaptfile.errors import ConfigError, NotBuilt, StepFailed
 
 EPILOG = """Examples:
 
@@ -30,8 +30,8 @@ def command(app: App, as_json: bool, no_build: bool, require_goal: bool) -> None
     """Evaluate every variant on data.eval (unchanged variants come from the cache) and rank them."""
     project = app.project()
     if project.config.data.eval is None:
-        raise UsageError(
-            "adapt.toml has no [data.eval]: there is nothing to evaluate on",
+        raise ConfigError(
+            f"{project.path}: no [data.eval]: there is nothing to evaluate on",
             hint='add [data.eval] path = "data/eval.jsonl" (held-out input/output rows)',
         )
     if not no_build:
@@ -40,7 +40,7 @@ def command(app: App, as_json: bool, no_build: bool, require_goal: bool) -> None
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UsageError(f"no report at {path}", hint="run `adapt build` (or `adapt eval`) first") from None
+        raise NotBuilt(f"no report at {path}", hint="run `adapt build` (or `adapt eval`) first") from None
     if as_json:
         app.echo_json(report)
     else:
