@@ -42,7 +42,9 @@ def test_binary_latin1_empty_and_unsupported(tree) -> None:
     assert set(reasons) == {"k/binary.txt", "k/empty.md", "k/image.png"}
     assert "binary" in reasons["k/binary.txt"]
     [warning] = result.warnings()
-    assert warning.startswith("3 knowledge file(s) skipped: k/binary.txt (binary") and "k/image.png (" in warning
+    assert (
+        warning.startswith("3 knowledge file(s) skipped: k/binary.txt (binary") and "k/image.png (" in warning
+    )
 
 
 def test_strict_turns_unreadable_into_config_error(tree) -> None:
