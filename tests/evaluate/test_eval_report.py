@@ -7,6 +7,7 @@ from pathlib import Path
 
 from adaptfile.cli.eval_cmd import leaderboard
 from adaptfile.evaluate.report import goal_sentence, make_report, plot_goal, render_markdown, training_rows
+from adaptfile.train.metrics import MIN_IMPROVEMENT, barely_learned
 
 
 def _result(name: str, strategies: list[str], **metrics: float) -> dict:
@@ -90,3 +91,27 @@ def test_markdown_and_chart(tmp_path: Path) -> None:
     assert "| lora | 0.4 | 0.5 | 18 | 12 | 3 → 2 |" in text
     plot_goal(report, tmp_path / "goal.png")
     assert (tmp_path / "goal.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_training_that_barely_lowered_the_loss_warns_in_the_report(tmp_path: Path) -> None:
+    for method, start, end in (("pretrain", 7.636, 7.57), ("lora", 3.0, 2.0)):
+        (tmp_path / f"{method}.train").mkdir()
+        metrics = {"eval_loss_start": start, "eval_loss": end, "wall_seconds": 1.0}
+        (tmp_path / f"{method}.train" / "metrics.json").write_text(json.dumps(metrics))
+    rows = training_rows({}, {f"{m}.train": tmp_path / f"{m}.train" for m in ("pretrain", "lora")})
+    warnings = {r["method"]: r["warning"] for r in rows}
+    assert warnings["lora"] is None  # 3 → 2 learned
+    assert warnings["pretrain"].startswith("pretrain: the model barely learned: eval loss 7.64 → 7.57 (-0.9%")
+    assert (
+        "less than 5%" in warnings["pretrain"]
+        and "more epochs or a higher learning rate" in warnings["pretrain"]
+    )
+    text = render_markdown(make_report("qa", RESULTS, None, [], rows))
+    assert f"**Warning**: {warnings['pretrain']}." in text and text.count("**Warning**") == 1
+
+
+def test_the_barely_learned_threshold_is_a_fraction_of_the_start() -> None:
+    assert barely_learned(2.0, 1.91) is not None  # 4.5% lower
+    assert barely_learned(2.0, 1.89) is None  # 5.5% lower
+    assert barely_learned(2.0, 2.2) is not None  # rose
+    assert barely_learned(None, 1.0) is None and MIN_IMPROVEMENT == 0.05

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptfile.evaluate.metrics import LOWER_IS_BETTER, TASK_METRICS, meets
+from adaptfile.train.metrics import barely_learned
 
 REPORT_SCHEMA = 1
 
@@ -143,6 +144,7 @@ def training_rows(estimates: dict[str, Any], measured: dict[str, Path]) -> list[
                     "eval_loss_start": _round(m.get("eval_loss_start")),
                     "eval_loss": _round(m.get("eval_loss")),
                 },
+                "warning": barely_learned(m.get("eval_loss_start"), m.get("eval_loss"), method),
             }
         )
     return rows
@@ -194,6 +196,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                      _fmt(m["wall_seconds"]), loss]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "Estimates are ±30% until measured."]
+        lines += [f"\n**Warning**: {t['warning']}." for t in report["training"] if t.get("warning")]
     recall = report.get("train_retrieval")
     if recall and recall.get("with_source"):
         lines += ["", f"RAG variants train on what retrieval returns: retrieval recall on the training examples "
