@@ -1,4 +1,4 @@
-"""The one exception root, with exit codes by phase and a hint on every error."""
+"""The one exception root, with one exit code per situation (docs/errors.md) and a hint on every error."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
+EXIT_NOT_BUILT = 4
 
 
 class AdaptError(Exception):
@@ -37,6 +38,12 @@ class UsageError(AdaptError):
     """The command line itself is wrong."""
 
     exit_code = EXIT_USAGE
+
+
+class NotBuilt(AdaptError):
+    """What the command reads (build/manifest.json, a variant, the RAG index, the report) is not built yet."""
+
+    exit_code = EXIT_NOT_BUILT
 
 
 class StepFailed(AdaptError):

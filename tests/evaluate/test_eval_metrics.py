@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adaptfile.evaluate.metrics import Prediction, better, meets, percentile, task_metrics
+from adaptfile.evaluate.metrics import Prediction, meets, percentile, task_metrics
 
 
 def _p(answer: str, gold: str, nll: float = 1.0, tokens: int = 10, ms: float = 100.0, **kw) -> Prediction:
@@ -83,4 +83,3 @@ def test_goal_direction() -> None:
     assert meets("answer_nll", 2.4, 2.5) and not meets("answer_nll", 2.6, 2.5)
     assert meets("exact_match", 0.8, 0.8) and not meets("exact_match", 0.7, 0.8)
     assert not meets("f1", None, 0.1) and not meets("f1", float("nan"), 0.1)
-    assert better("answer_nll", 1.0, 2.0) and better("f1", 0.9, 0.1)

@@ -41,7 +41,10 @@ def test_binary_latin1_empty_and_unsupported(tree) -> None:
     reasons = dict(result.skipped)
     assert set(reasons) == {"k/binary.txt", "k/empty.md", "k/image.png"}
     assert "binary" in reasons["k/binary.txt"]
-    assert all(path in warning for warning, path in zip(result.warnings(), sorted(reasons), strict=True))
+    [warning] = result.warnings()
+    assert (
+        warning.startswith("3 knowledge file(s) skipped: k/binary.txt (binary") and "k/image.png (" in warning
+    )
 
 
 def test_strict_turns_unreadable_into_config_error(tree) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptfile.errors import ConfigError
+from adaptfile.errors import NotBuilt
 from adaptfile.knowledge.pipeline import RagSettings, build_rag
 from adaptfile.knowledge.retrieval import Neighbours, Retriever, find_index, retrieval_result, stitch
 
@@ -45,7 +45,7 @@ def test_json_shape(index: Path) -> None:
 
 def test_find_index(index: Path, corpus: Path, tmp_path: Path) -> None:
     assert find_index(corpus) == index
-    with pytest.raises(ConfigError, match="no built RAG index"):
+    with pytest.raises(NotBuilt, match="no built RAG index"):
         find_index(tmp_path / "elsewhere")
 
 

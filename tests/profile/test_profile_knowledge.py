@@ -49,7 +49,7 @@ def test_counts_types_and_skipped_files_in_sorted_order(project: ProjectMaker) -
     assert prof.files == 5
     assert prof.by_type == {"html": 1, "md": 2, "rst": 1, "txt": 1}
     assert list(prof.by_type) == sorted(prof.by_type)
-    assert prof.skipped == ("docs/logo.png",)
+    assert prof.skipped == {"docs/logo.png": "unsupported file type .png"}
     matched = ("docs/b.md", "docs/a.txt", "docs/deep/er/c.rst", "docs/page.html", "notes.md")
     assert prof.bytes == sum(len(str(files[name]).encode()) for name in matched)  # not docs/.hidden.md
     per_doc = len(WORDS.strip()) // 4 + 1
@@ -97,7 +97,8 @@ def test_a_pattern_matching_only_directories_suggests_a_fix(project: ProjectMake
 
 def test_only_unsupported_files_is_a_config_error(project: ProjectMaker) -> None:
     with pytest.raises(
-        ConfigError, match=r"match 2 file\(s\) but none is a readable document: a.docx, b.png"
+        ConfigError,
+        match=r"match 2 file\(s\) but none is a readable document: a.docx \(unsupported file type .docx\), b.png",
     ):
         _knowledge(project, '["*.docx", "*.png"]', {"a.docx": b"PK", "b.png": b"x"})
 
@@ -142,3 +143,20 @@ def test_hundred_megabyte_corpus_profiles_in_well_under_a_few_seconds(tmp_path: 
     assert elapsed < 3.0
     assert size > 100_000_000
     assert tokens == pytest.approx(size / 4, rel=0.05)
+
+
+def test_text_without_an_extension_is_read_and_binary_without_one_is_skipped_with_why(
+    project: ProjectMaker,
+) -> None:
+    files: dict[str, str | bytes] = {
+        "pkg/README": WORDS,
+        "pkg/LICENSE": "Permission is hereby granted, free of charge.\n",
+        "pkg/CHANGELOG": WORDS,
+        "pkg/core": b"\x7fELF\x02\x01\x01\x00" + bytes(200),
+        "pkg/logo.png": b"\x89PNG....",
+        "pkg/guide.md": WORDS,
+    }
+    prof = _knowledge(project, '["pkg/*"]', files)
+    assert prof.by_type == {"md": 1, "text (no extension)": 3}
+    assert prof.skipped == {"pkg/core": "no extension and binary file (NUL bytes), not text",
+                            "pkg/logo.png": "unsupported file type .png"}  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from adaptfile.cli.app import App
-from adaptfile.errors import UsageError
+from adaptfile.errors import NotBuilt
 
 
 def prompt_only(app: App, questions: Iterable[str], as_json: bool, variant: str | None = None) -> None:
@@ -29,7 +29,7 @@ def prompt_only(app: App, questions: Iterable[str], as_json: bool, variant: str 
         return
     steps = _built_steps(project.root)
     if "prompt.render" not in steps:
-        raise UsageError(
+        raise NotBuilt(
             "no built prompt in build/: `adapt ask --prompt-only` shows the prompt a build produced",
             hint="run `adapt build` (or `adapt build prompt.render`) first",
         )

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from adaptfile.cli.app import App, pass_app
-from adaptfile.errors import StepFailed, UsageError
+from adaptfile.errors import ConfigError, NotBuilt, StepFailed
 
 EPILOG = """Examples:
 
@@ -30,8 +30,8 @@ def command(app: App, as_json: bool, no_build: bool, require_goal: bool) -> None
     """Evaluate every variant on data.eval (unchanged variants come from the cache) and rank them."""
     project = app.project()
     if project.config.data.eval is None:
-        raise UsageError(
-            "adapt.toml has no [data.eval]: there is nothing to evaluate on",
+        raise ConfigError(
+            f"{project.path}: no [data.eval]: there is nothing to evaluate on",
             hint='add [data.eval] path = "data/eval.jsonl" (held-out input/output rows)',
         )
     if not no_build:
@@ -40,7 +40,7 @@ def command(app: App, as_json: bool, no_build: bool, require_goal: bool) -> None
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UsageError(f"no report at {path}", hint="run `adapt build` (or `adapt eval`) first") from None
+        raise NotBuilt(f"no report at {path}", hint="run `adapt build` (or `adapt eval`) first") from None
     if as_json:
         app.echo_json(report)
     else:
@@ -76,8 +76,9 @@ def _build(app: App, project: Any) -> None:
 
 
 def leaderboard(report: dict[str, Any]) -> str:
-    """The leaderboard as aligned text: the report's metric first, best variant marked *."""
-    from adaptfile.evaluate.report import goal_sentence, leaderboard_rows
+    """The leaderboard as aligned text: the report's metric first, best variant marked * with the metric
+    that decided."""
+    from adaptfile.evaluate.report import best_reason, goal_sentence, leaderboard_rows
 
     header, rows = leaderboard_rows(report)
     metric = report["metric"]
@@ -88,14 +89,7 @@ def leaderboard(report: dict[str, Any]) -> str:
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in [header, *rows]]  # fmt: skip
-    from adaptfile.evaluate.metrics import LOWER_IS_BETTER
-
-    metric = report.get("metric")
-    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
-    lines.append(
-        f"best: {report['best']} (by {metric}, {direction} is better; a tie goes to the cheaper variant; "
-        "prompt_tokens is the mean per question)"
-    )
+    lines.append(f"best: {report['best']} ({best_reason(report)}; prompt_tokens is the mean per question)")
     if report.get("goal"):
         lines.append(goal_sentence(report["goal"]))
     return "\n".join(lines)

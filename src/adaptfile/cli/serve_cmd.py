@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from adaptfile.cli.app import App, pass_app
-from adaptfile.errors import UsageError
+from adaptfile.errors import ConfigError
 
 EPILOG = """Examples:
 
@@ -39,7 +39,7 @@ def command(app: App, variant: str | None, host: str, port: int, max_body: int) 
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise UsageError(
+        raise ConfigError(
             "adapt serve needs fastapi and uvicorn", hint="pip install 'adaptfile[ml]' (fastapi, uvicorn)"
         ) from None
     from adaptfile.plan.offsite import check_serve_host

@@ -94,11 +94,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether `a` beats `b` on `metric`."""
-    return a < b if metric in LOWER_IS_BETTER else a > b
-
-
 def meets(metric: str, value: float | None, target: float) -> bool:
     """Whether a measured value meets the goal's target (≤ for losses, ≥ otherwise)."""
     if value is None or math.isnan(value):

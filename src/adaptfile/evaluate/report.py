@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from adaptfile.evaluate.metrics import LOWER_IS_BETTER, TASK_METRICS, better, meets
+from adaptfile.evaluate.metrics import LOWER_IS_BETTER, TASK_METRICS, meets
+from adaptfile.train.metrics import barely_learned
 
 REPORT_SCHEMA = 1
 
@@ -21,21 +23,19 @@ def make_report(
 ) -> dict[str, Any]:
     """The report object `adapt eval --json` prints; `results` are eval.variant results.json, cheapest first;
     `train_retrieval`: rag.train_context's recall.json (was the gold passage retrieved for training examples)."""
-    metric = goal["metric"] if goal else TASK_METRICS.get(task, ("rouge_l",))[0]
+    order = ranking(task, goal["metric"] if goal else None)
     variants = [
         {"name": r["variant"], "strategies": r["strategies"], "metrics": r["metrics"]} for r in results
     ]
-    best = None
-    for v in variants:
-        value = v["metrics"].get(metric)
-        if value is not None and (best is None or better(metric, value, best["metrics"][metric])):
-            best = v
+    best, decided_by = rank(variants, order)
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "task": task,
-        "metric": metric,
+        "metric": order[0],
+        "ranking": order,
+        "decided_by": decided_by,
         "variants": variants,
-        "best": best["name"] if best else None,
+        "best": best,
         "goal": None,
         "training": training,
         "train_retrieval": train_retrieval,
@@ -43,6 +43,64 @@ def make_report(
     if goal:
         report["goal"] = goal_verdict(goal, variants, ladder)
     return report
+
+
+def ranking(task: str, goal_metric: str | None) -> list[str]:
+    """The metrics that rank variants, in order: the goal's (if any), the task's, then answer_nll.
+    A tie on one falls to the next (SQuAD-style exact match is often 0 for every variant of a small
+    model while token F1 and answer_nll still tell them apart)."""
+    order = [goal_metric] if goal_metric else []
+    for name in (*TASK_METRICS.get(task, ("rouge_l",)), "answer_nll"):
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def rank(variants: list[dict[str, Any]], order: list[str]) -> tuple[str | None, str | None]:
+    """(best variant, the metric that decided): the first metric of `order` on which the best beats the
+    runner-up; None when every metric ties (then the cheaper variant, listed first, wins) or there is one
+    variant. A variant without the first metric is never best."""
+    scored = [v for v in variants if _value(v, order[0]) is not None]
+    if not scored:
+        return None, None
+
+    def key(variant: dict[str, Any]) -> tuple[float, ...]:
+        values = (_value(variant, m) for m in order)
+        return tuple(
+            math.inf if x is None else (x if m in LOWER_IS_BETTER else -x)
+            for m, x in zip(order, values, strict=True)
+        )
+
+    ordered = sorted(scored, key=key)  # stable: equal keys keep the cheaper variant first
+    best = ordered[0]
+    if len(ordered) == 1:
+        return best["name"], None
+    decided = next((m for m, a, b in zip(order, key(best), key(ordered[1]), strict=True) if a != b), None)
+    return best["name"], decided
+
+
+def _value(variant: dict[str, Any], metric: str) -> float | None:
+    value = variant["metrics"].get(metric)
+    if not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def best_reason(report: dict[str, Any]) -> str:
+    """Why the report's best variant is best: the metric that decided, and the ties before it."""
+    order = report.get("ranking") or [report["metric"]]
+    decided = report.get("decided_by") if "ranking" in report else report["metric"]
+    if report.get("best") is None:
+        return f"no variant has {order[0]}"
+    if len(report["variants"]) == 1:
+        return "the only variant evaluated"
+    if decided is None:
+        return f"tied on {', '.join(order)}; a full tie goes to the cheaper variant"
+    direction = "lower" if decided in LOWER_IS_BETTER else "higher"
+    tied = order[: order.index(decided)]
+    return f"decided by {decided}, {direction} is better" + (
+        f", after a tie on {', '.join(tied)}" if tied else ""
+    )
 
 
 def goal_verdict(goal: dict[str, Any], variants: list[dict[str, Any]], ladder: list[str]) -> dict[str, Any]:
@@ -86,6 +144,7 @@ def training_rows(estimates: dict[str, Any], measured: dict[str, Path]) -> list[
                     "eval_loss_start": _round(m.get("eval_loss_start")),
                     "eval_loss": _round(m.get("eval_loss")),
                 },
+                "warning": barely_learned(m.get("eval_loss_start"), m.get("eval_loss"), method),
             }
         )
     return rows
@@ -120,7 +179,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# Evaluation report", "", f"Task: {report['task']}; metric: {report['metric']}.", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", f"Best variant: **{report['best']}** (marked *).", ""]
+    lines += ["", f"Best variant: **{report['best']}** (marked *; {best_reason(report)}).", ""]
     lines += [goal_sentence(report["goal"]), ""] if report["goal"] else []
     if gguf := (report.get("base_model") or {}).get("gguf"):
         lines += [f"Base model: dequantized from the GGUF file {gguf['source']} ({gguf['architecture']}, "
@@ -137,6 +196,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                      _fmt(m["wall_seconds"]), loss]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "Estimates are ±30% until measured."]
+        lines += [f"\n**Warning**: {t['warning']}." for t in report["training"] if t.get("warning")]
     recall = report.get("train_retrieval")
     if recall and recall.get("with_source"):
         lines += ["", f"RAG variants train on what retrieval returns: retrieval recall on the training examples "

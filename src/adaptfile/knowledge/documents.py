@@ -1,4 +1,5 @@
-"""Load knowledge files (md, txt, rst, html, pdf, json/jsonl) into documents keyed by relative path."""
+"""Load knowledge files (md, txt, rst, html, pdf, json/jsonl, text without an extension) into documents keyed
+by relative path."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"}
-_SNIFF = 8192
+SNIFF_BYTES = 8192  # bytes that tell text from binary
 _MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _RST_TITLE = re.compile(r"^(?:[=\-~#*^]{3,}\n)?(\S[^\n]{0,150})\n[=\-~#*^]{3,}\s*$", re.MULTILINE)
 
@@ -44,8 +45,13 @@ class LoadResult:
     documents: list[SourceDocument] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
-    def warnings(self) -> list[str]:
-        return [f"skipped {path}: {reason}" for path, reason in self.skipped]
+    def warnings(self, shown: int = 3) -> list[str]:
+        """One line naming the first `shown` skipped files with their reasons, and the count."""
+        if not self.skipped:
+            return []
+        listed = ", ".join(f"{path} ({reason})" for path, reason in self.skipped[:shown])
+        more = f" and {len(self.skipped) - shown} more" if len(self.skipped) > shown else ""
+        return [f"{len(self.skipped)} knowledge file(s) skipped: {listed}{more}"]
 
 
 class Unreadable(Exception):
@@ -64,7 +70,8 @@ def load_documents(
             if strict:
                 raise ConfigError(
                     f"data.knowledge.paths: {rel}: {why}",
-                    hint="remove the file, narrow the glob in data.knowledge.paths, or build without --strict",
+                    hint="remove the file, narrow the glob in data.knowledge.paths, or build without --strict "
+                    f"(read are {', '.join(sorted(SUPPORTED))} and text files without an extension)",
                 ) from None
             result.skipped.append((rel, str(why)))
             continue
@@ -88,10 +95,8 @@ def read_document(root: Path, rel: str, text_field: str = "text") -> SourceDocum
     """One file as a SourceDocument; raises Unreadable."""
     path = root / rel
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise Unreadable(
-            f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
-        )
+    if suffix and suffix not in SUPPORTED:  # no extension (README, LICENSE): text when it decodes as text
+        raise Unreadable(f"unsupported file type {suffix}")
     if suffix == ".pdf":
         return _read_pdf(path, rel)
     text = decode(path.read_bytes())
@@ -104,7 +109,7 @@ def read_document(root: Path, rel: str, text_field: str = "text") -> SourceDocum
 
 def decode(data: bytes) -> str:
     """UTF-8 (BOM dropped), else cp1252/latin-1 for 8-bit text; Unreadable for binary data."""
-    if b"\x00" in data[:_SNIFF]:
+    if b"\x00" in data[:SNIFF_BYTES]:
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             try:
                 return data.decode("utf-16")
@@ -119,7 +124,10 @@ def decode(data: bytes) -> str:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    if sum(not (ch.isprintable() or ch.isspace()) for ch in text[:_SNIFF]) > len(text[:_SNIFF]) // 20:
+    if (
+        sum(not (ch.isprintable() or ch.isspace()) for ch in text[:SNIFF_BYTES])
+        > len(text[:SNIFF_BYTES]) // 20
+    ):
         raise Unreadable("undecodable: neither UTF-8 nor 8-bit text")
     return text
 

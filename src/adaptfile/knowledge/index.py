@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adaptfile.errors import ConfigError
+from adaptfile.errors import NotBuilt
 from adaptfile.knowledge.chunking import Chunk
 from adaptfile.knowledge.embedders import Embedder
 from adaptfile.knowledge.stores import (
@@ -158,7 +158,7 @@ def read_manifest(persist_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(
+        raise NotBuilt(
             f"no built index in {persist_dir}",
             hint="run `adapt build` first (the rag.index step writes it)",
         ) from None

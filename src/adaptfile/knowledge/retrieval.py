@@ -244,7 +244,7 @@ def stitch(spans: list[Span], gaps: dict[str, str] | None = None) -> Span:
 
 def find_index(root: Path) -> Path:
     """The index the last `adapt build` published under `root/build/` (the rag.index step's `index/`)."""
-    from adaptfile.errors import ConfigError
+    from adaptfile.errors import NotBuilt
     from adaptfile.knowledge.index import MANIFEST
 
     build = root / "build"
@@ -253,7 +253,7 @@ def find_index(root: Path) -> Path:
         return published
     found = sorted(build.glob(f"*/**/{MANIFEST}")) if build.is_dir() else []
     if not found:
-        raise ConfigError(
+        raise NotBuilt(
             f"no built RAG index under {build}",
             hint="run `adapt build` (the plan needs [data.knowledge] and RAG chosen), or pass --index DIR",
         )

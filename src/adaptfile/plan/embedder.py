@@ -23,11 +23,10 @@ TUNE_LEARNING_RATE = 2e-5
 # 1 s is the middle. A GPU is assumed ≈ 30× faster (not measured here).
 CPU_SECONDS_PER_TRIPLE = 1.0
 GPU_SPEEDUP = 30
-SHOWN_SOURCES = 5
 
 
 def decide_embedder(
-    config: AdaptConfig, profile: DataProfile, rag_chosen: bool, train: HardwareProfile, warnings: list[str]
+    config: AdaptConfig, profile: DataProfile, rag_chosen: bool, train: HardwareProfile
 ) -> tuple[StrategyDecision, dict[str, Any]]:
     """(decision, rag.tune settings): chosen when RAG is and enough examples name a corpus document."""
     if "embedder" in config.strategy.exclude:
@@ -38,13 +37,7 @@ def decide_embedder(
     sourced = examples.with_source if examples else 0
     unknown = profile.unknown_sources
     usable = sourced - sum(unknown.values())
-    if unknown:
-        shown = ", ".join(f"{s!r} ({n})" for s, n in list(unknown.items())[:SHOWN_SOURCES])
-        more = f" and {len(unknown) - SHOWN_SOURCES} more" if len(unknown) > SHOWN_SOURCES else ""
-        warnings.append(
-            f"{examples.path if examples else 'data.examples'}: {sum(unknown.values())} rows name a source that "
-            f"is no [data.knowledge] document: {shown}{more}; the embedder is tuned on the rest"
-        )
+    # rows naming no corpus document are counted and named by the plan's data warnings; the embedder tunes on the rest
     if "embedder" in config.strategy.include and not (rag_chosen and usable > 0):
         raise PlanError(
             f"strategy.include has 'embedder', but {'RAG is not chosen' if not rag_chosen else 'no example names a [data.knowledge] document'}",

@@ -14,9 +14,12 @@ from adaptfile.plan.model import Plan, StrategyDecision
 from adaptfile.plan.model_info import EmbedderRef, ModelInfo, format_count
 from adaptfile.plan.pretraining import decide_pretraining
 from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting, text_tokens
-from adaptfile.profile.model import DataProfile
+from adaptfile.profile.knowledge import skipped_summary
+from adaptfile.profile.model import DataProfile, KnowledgeProfile
+from adaptfile.profile.text import TEXT_TYPES
 
 SMALL_EVAL = 20
+SHOWN_SOURCES = 5  # unknown example sources named in the warning
 LADDER_TRAINING = ("lora", "qlora", "prefix", "full", "cpt")
 
 
@@ -37,9 +40,8 @@ def make_plan(
     overhead = (instruction + retrieved, max(instruction + retrieved, budget))
     tuning = decide_finetuning(config, profile, hardware.train, model, prompting.pressure, overhead)
     pretraining = decide_pretraining(config, profile, hardware.train, model)
-    tuned_warnings: list[str] = []
     rag_chosen = prompting.rag.decision == "chosen"
-    retriever, tune = decide_embedder(config, profile, rag_chosen, hardware.train, tuned_warnings)
+    retriever, tune = decide_embedder(config, profile, rag_chosen, hardware.train)
     decisions = {
         "icl": prompting.icl,
         "rag": prompting.rag,
@@ -63,7 +65,6 @@ def make_plan(
         *hardware.notes,
         *model.notes,
         *prompting.warnings,
-        *tuned_warnings,
         *tuning.warnings,
         *pretraining.warnings,
         *_data_warnings(config, profile),
@@ -137,10 +138,36 @@ def _data_warnings(config: AdaptConfig, profile: DataProfile) -> list[str]:
             "remove them from one file"
         )
     if profile.knowledge is not None and profile.knowledge.skipped:
+        skipped = profile.knowledge.skipped
         warnings.append(
-            f"[data.knowledge]: {len(profile.knowledge.skipped)} files skipped (unsupported or unreadable)"
+            f"[data.knowledge]: {len(skipped)} file(s) skipped: {skipped_summary(skipped)}; "
+            f"read are {', '.join(sorted(TEXT_TYPES))} and text files without an extension"
         )
+    for pairs, unknown in (
+        (profile.examples, profile.unknown_sources),
+        (profile.eval, profile.unknown_eval_sources),
+    ):
+        if pairs is not None and unknown:
+            warnings.append(_unknown_sources_warning(pairs.path, unknown, profile.knowledge))
     return warnings
+
+
+def _unknown_sources_warning(path: str, unknown: dict[str, int], knowledge: KnowledgeProfile | None) -> str:
+    """Rows whose `source` is no document of the corpus: counted, the first few named, skipped files said."""
+    from adaptfile.knowledge.metrics import same_source
+
+    skipped = knowledge.skipped if knowledge else {}
+
+    def named(source: str, rows: int) -> str:
+        hit = next((rel for rel in skipped if same_source(rel, source)), None)
+        return f"{source!r} ({rows}{f'; skipped: {skipped[hit]}' if hit else ''})"
+
+    shown = ", ".join(named(s, n) for s, n in list(unknown.items())[:SHOWN_SOURCES])
+    more = f" and {len(unknown) - SHOWN_SOURCES} more" if len(unknown) > SHOWN_SOURCES else ""
+    return (
+        f"{path}: {sum(unknown.values())} rows name a source that is no [data.knowledge] document: {shown}{more}; "
+        "retrieval cannot find their gold passage"
+    )
 
 
 def _architecture(model: ModelInfo) -> dict[str, int]:

@@ -61,19 +61,28 @@ def profile_data(project: Project) -> DataProfile:
     if errors:
         raise _combine(errors)
     overlap = len(examples.inputs & evaluation.inputs) if examples and evaluation else 0
-    unknown = {}
-    if examples and examples.sources and data.knowledge is not None:
+    unknown: dict[str, int] = {}
+    unknown_eval: dict[str, int] = {}
+    if data.knowledge is not None and (
+        (examples and examples.sources) or (evaluation and evaluation.sources)
+    ):
         files = [item.rel for item in expand(root, data.knowledge.paths)[0]]
-        unknown = {
-            s: n for s, n in sorted(examples.sources.items()) if not any(same_source(f, s) for f in files)
-        }
+        unknown = _unknown_sources(examples, files)
+        unknown_eval = _unknown_sources(evaluation, files)
     return DataProfile(
         knowledge=knowledge,
         examples=examples.profile if examples else None,
         eval=evaluation.profile if evaluation else None,
         eval_overlap=overlap,
         unknown_sources=unknown,
+        unknown_eval_sources=unknown_eval,
     )
+
+
+def _unknown_sources(scan: ExamplesScan | None, files: list[str]) -> dict[str, int]:
+    """source -> rows, for the sources of `scan` that name no file of the corpus."""
+    sources = scan.sources if scan else {}
+    return {s: n for s, n in sorted(sources.items()) if not any(same_source(f, s) for f in files)}
 
 
 def _scan(root: Path, config: ExamplesConfig, key: str, errors: list[ConfigError]) -> ExamplesScan | None:

@@ -21,6 +21,7 @@ SAMPLE_BUDGET = 4 << 20  # bytes read from the whole corpus; the rest is extrapo
 HEAD_BYTES = 256 << 10  # bytes read from one file when the corpus is sampled
 PDF_HEAD_BYTES = 2 << 20  # PDFs keep their text in compressed streams: read more of each
 KEY = "data.knowledge.paths"
+NO_EXTENSION = "text (no extension)"  # the by_type key of README, LICENSE, … read as plain text
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,11 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     """Count, size and token-estimate the documents matched by `config.paths` under `root`."""
     files, skipped = expand(root, config.paths)
     if not files:
-        listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         raise ConfigError(
-            f"{KEY}: the patterns match {len(skipped)} file(s) but none is a readable document: {listed}",
-            hint=f"point {KEY} at {', '.join(sorted(TEXT_TYPES))} files, or convert the documents",
+            f"{KEY}: the patterns match {len(skipped)} file(s) but none is a readable document: "
+            f"{skipped_summary(skipped)}",
+            hint=f"point {KEY} at {', '.join(sorted(TEXT_TYPES))} files (or text files without an extension), "
+            "or convert the documents",
         )
     tokens = 0
     by_kind: dict[str, list[_File]] = {}
@@ -54,12 +56,12 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
         bytes=total,
         tokens=tokens,
         by_type=dict(sorted(Counter(f.kind for f in files).items())),
-        skipped=tuple(skipped),
+        skipped=skipped,
     )
 
 
-def expand(root: Path, patterns: list[str]) -> tuple[list[_File], list[str]]:
-    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted."""
+def expand(root: Path, patterns: list[str]) -> tuple[list[_File], dict[str, str]]:
+    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted, with why."""
     matched: dict[str, int | None] = {}  # relative path -> size, None when unreadable
     for index, pattern in enumerate(patterns):
         found = dirs = 0
@@ -78,16 +80,45 @@ def expand(root: Path, patterns: list[str]) -> tuple[list[_File], list[str]]:
         if not found:
             raise _no_match(root, index, pattern, dirs > 0)
     kept: list[_File] = []
-    skipped: list[str] = []
+    skipped: dict[str, str] = {}
     for rel in sorted(matched):
         size = matched[rel]
         path = root / rel
-        kind = path.suffix.lower().lstrip(".")
-        if size is None or kind not in TEXT_TYPES or not os.access(path, os.R_OK):
-            skipped.append(rel)
+        kind, reason = file_kind(path) if size is not None else (None, "cannot be read (stat failed)")
+        if kind is None:
+            skipped[rel] = reason
             continue
-        kept.append(_File(rel, path, "md" if kind == "markdown" else kind, size))
+        kept.append(_File(rel, path, kind, size or 0))
     return kept, skipped
+
+
+def file_kind(path: Path) -> tuple[str | None, str]:
+    """(the type the corpus reads `path` as, ""), or (None, why it is skipped). The extension decides when it
+    is a known one; a file without one (README, LICENSE, CHANGELOG) is read as text when its first bytes
+    decode as text, the same test knowledge.load applies to the whole file."""
+    from adaptfile.knowledge.documents import SNIFF_BYTES, Unreadable, decode
+
+    if not os.access(path, os.R_OK):
+        return None, "not readable (permission denied)"
+    kind = path.suffix.lower().lstrip(".")
+    if kind in TEXT_TYPES:
+        return ("md" if kind == "markdown" else kind), ""
+    if kind:
+        return None, f"unsupported file type .{kind}"
+    try:
+        with path.open("rb") as handle:
+            decode(handle.read(SNIFF_BYTES))
+    except Unreadable as why:
+        return None, f"no extension and {why}"
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err})"
+    return NO_EXTENSION, ""
+
+
+def skipped_summary(skipped: dict[str, str], shown: int = 3) -> str:
+    """The first `shown` skipped files with their reasons, and how many more."""
+    listed = ", ".join(f"{rel} ({why})" for rel, why in list(skipped.items())[:shown])
+    return listed + (f" and {len(skipped) - shown} more" if len(skipped) > shown else "")
 
 
 def _estimate_kind(kind: str, group: list[_File], kind_bytes: int, budget: int, text_field: str) -> int:

@@ -22,7 +22,7 @@ class KnowledgeProfile:
     bytes: int
     tokens: int  # estimate, from sampled text
     by_type: dict[str, int] = field(default_factory=dict)  # extension -> file count
-    skipped: tuple[str, ...] = ()  # relative paths of unsupported or unreadable files
+    skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why it is not read
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,4 @@ class DataProfile:
     eval: ExamplesProfile | None = None
     eval_overlap: int = 0  # distinct eval inputs also found in the examples (train/eval leakage)
     unknown_sources: dict[str, int] = field(default_factory=dict)  # example sources naming no corpus file
+    unknown_eval_sources: dict[str, int] = field(default_factory=dict)  # the same for data.eval

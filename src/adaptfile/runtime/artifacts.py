@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaptfile.errors import ConfigError
+from adaptfile.errors import NotBuilt, UsageError
 
 # later ones are what earlier ones trained on; model.import: a GGUF base dequantized into a model directory
 MODEL_STEPS = ("full.train", "cpt.train", "pretrain.train", "model.import")
@@ -122,7 +122,7 @@ def resolve_record(
     if model.get("from_step") and not Path(location).is_dir():
         missing.append(Path(location))
     if missing:
-        raise ConfigError(
+        raise NotBuilt(
             f"variant {name!r} is not built: {missing[0]} is missing",
             hint=f"run `adapt build eval.{name}` (or `adapt build`)",
         )
@@ -141,16 +141,14 @@ def from_upstream(params: dict[str, Any], upstream: dict[str, Path], root: Path)
 
 
 def read_build(root: Path) -> dict[str, Any]:
-    """build/manifest.json, or a UsageError saying to build first."""
-    from adaptfile.errors import UsageError
-
+    """build/manifest.json, or NotBuilt saying to build first."""
     path = root / "build" / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UsageError(f"no build at {path}", hint=BUILD_FIRST) from None
+        raise NotBuilt(f"no build at {path}", hint=BUILD_FIRST) from None
     if not manifest.get("variants"):
-        raise UsageError(f"{path} lists no variants (built by an older adapt?)", hint=BUILD_FIRST)
+        raise NotBuilt(f"{path} lists no variants (built by an older adapt?)", hint=BUILD_FIRST)
     return manifest
 
 
@@ -166,13 +164,12 @@ def best_variant(root: Path, manifest: dict[str, Any]) -> str:
         n for n, r in manifest["variants"].items() if all(s in manifest.get("steps", {}) for s in r["steps"])
     ]
     if not built:
-        raise ConfigError("no variant of this build is complete", hint=BUILD_FIRST)
+        raise NotBuilt("no variant of this build is complete", hint=BUILD_FIRST)
     return built[-1]
 
 
 def load_artifacts(root: Path, variant: str | None = None) -> VariantArtifacts:
     """The artifacts of `variant` (default: the best one) of the build under `root`."""
-    from adaptfile.errors import UsageError
 
     manifest = read_build(root)
     name = variant or best_variant(root, manifest)

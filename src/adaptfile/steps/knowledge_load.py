@@ -26,8 +26,10 @@ class KnowledgeLoad:
         result = load_documents(
             ctx.root, ctx.inputs, text_field, strict=bool(ctx.params.get("strict", False))
         )
-        for warning in result.warnings():
-            ctx.log(f"warning: {warning}")
+        for (
+            warning
+        ) in result.warnings():  # the build summary shows it; skipped.json lists every file and reason
+            ctx.log(f"warning: {warning} (all of them in build/knowledge.load/skipped.json)")
         count = write_jsonl(ctx.output("documents.jsonl"), (doc.to_json() for doc in result.documents))
         skipped = [{"path": path, "reason": reason} for path, reason in result.skipped]
         ctx.output("skipped.json").write_text(json.dumps(skipped, indent=1) + "\n", encoding="utf-8")

@@ -32,9 +32,15 @@ class TrainKind:
         return f"{self.method}.train"
 
     def run(self, ctx: StepContext) -> None:
+        import json
+
+        from adaptfile.train.metrics import barely_learned
         from adaptfile.train.recipe import run_step
 
         run_step(ctx, self.method)
+        measured = json.loads(ctx.output("metrics.json").read_text(encoding="utf-8"))
+        if warning := barely_learned(measured.get("eval_loss_start"), measured.get("eval_loss"), self.method):
+            ctx.log(f"warning: {warning}")  # the build shows it beside the step; report.md repeats it
 
 
 _SFT = ("train_prompts.jsonl",)  # the rendered training prompts, one example a line

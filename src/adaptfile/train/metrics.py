@@ -8,6 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+MIN_IMPROVEMENT = 0.05  # eval loss must fall by at least 5% of its start, else "the model barely learned"
+
+
+def barely_learned(start: float | None, end: float | None, method: str = "the model") -> str | None:
+    """A warning when the eval loss fell by less than MIN_IMPROVEMENT of where it started (or rose): the
+    training moved the model too little to change its answers. None when it learned, or was not measured."""
+    if not isinstance(start, int | float) or not isinstance(end, int | float) or start <= 0:
+        return None
+    if (start - end) / start >= MIN_IMPROVEMENT:
+        return None
+    change = (end - start) / start
+    return (
+        f"{method}: the model barely learned: eval loss {start:.2f} → {end:.2f} ({change:+.1%}; a step that lowers "
+        f"it by less than {MIN_IMPROVEMENT:.0%} warns); more epochs or a higher learning rate"
+    )
+
 
 def peak_memory_gb(device: str) -> float:
     """Peak accelerator memory on CUDA, else this process's peak resident set size."""
