@@ -11,7 +11,7 @@ class KnowledgeLoad:
     """Documents with stable ids (relative paths); unreadable files skipped with a warning (or --strict: error)."""
 
     name = "knowledge.load"
-    version = "1"
+    version = "2"  # 2: text files without an extension are read; skipped files carry their reason
     params = ("data.knowledge.paths", "data.knowledge.text_field", "strict")  # strict: `adapt build --strict`
     outputs = ("documents.jsonl", "skipped.json")
     packages: tuple[str, ...] = ()
