@@ -6,7 +6,6 @@ EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
-EXIT_NOT_BUILT = 4
 
 
 class AdaptError(Exception):
@@ -41,9 +40,10 @@ class UsageError(AdaptError):
 
 
 class NotBuilt(AdaptError):
-    """What the command reads (build/manifest.json, a variant, the RAG index, the report) is not built yet."""
+    """What the command reads (build/manifest.json, a variant, the RAG index, the report) is not built yet:
+    a usage error (run `adapt build` first), like every other command called out of order."""
 
-    exit_code = EXIT_NOT_BUILT
+    exit_code = EXIT_USAGE
 
 
 class StepFailed(AdaptError):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptfile.errors import EXIT_CONFIG, EXIT_NOT_BUILT, EXIT_USAGE
+from adaptfile.errors import EXIT_CONFIG, EXIT_USAGE
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -62,12 +62,12 @@ READERS = [  # every command that reads what `adapt build` wrote
 
 
 @pytest.mark.parametrize("args", READERS, ids=" ".join)
-def test_nothing_built_yet_is_exit_4_and_says_build_first(
+def test_nothing_built_yet_is_a_usage_error_that_says_build_first(
     tmp_path: Path, adapt: Runner, args: list[str]
 ) -> None:
     root = _project(tmp_path, '[data.eval]\npath = "data/eval.jsonl"\n')
     done = adapt("-C", str(root), *args)
-    assert done.returncode == EXIT_NOT_BUILT, done.stdout + done.stderr
+    assert done.returncode == EXIT_USAGE, done.stdout + done.stderr
     assert (
         done.stderr.startswith("error: ") and "adapt build" in done.stderr and "Traceback" not in done.stderr
     )

@@ -47,6 +47,6 @@ def test_without_a_build_the_error_says_build_first(tmp_path: Path) -> None:
         _answer(root, ["hi"], None, False)
     except AdaptError as err:
         assert "adapt build" in err.render()
-        assert err.exit_code == 4  # nothing built yet (docs/errors.md)
+        assert err.exit_code == 2  # nothing built yet: a usage error (docs/errors.md)
     else:
         raise AssertionError("expected an AdaptError")
