@@ -54,9 +54,11 @@ def test_icl_shots_come_from_the_token_budget(plan) -> None:
     assert decision(result, "icl").estimate["prompt_tokens"] == 9 + 150 + 800
 
 
-def test_answer_budget_covers_the_longest_label(plan) -> None:
-    short = plan(toml("", task="classify"), DataProfile(examples=pairs(300)))
-    assert short.settings["icl"]["answer_tokens"] == 8  # the task's typical length
+def test_answer_budget_follows_the_longest_answer(plan) -> None:
+    unknown = plan(toml("", task="classify"), DataProfile(examples=pairs(300)))
+    assert unknown.settings["icl"]["answer_tokens"] == 8  # no answer lengths: the task's typical length
+    short = plan(toml(""), DataProfile(examples=replace(pairs(300), output_tokens_max=20)))
+    assert short.settings["icl"]["answer_tokens"] == 42  # qa answers of a sentence: not the default 128
     # "card_payment_wrong_exchange_rate": 32 characters ≈ 8 tokens, twice that plus 2 for the tokenizer's splits
     long = replace(pairs(300), output_tokens_max=8)
     result = plan(toml("", task="classify"), DataProfile(examples=long))

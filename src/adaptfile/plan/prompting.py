@@ -44,10 +44,10 @@ def passage_tokens(chunk: int, overlap: int, window: int) -> int:
 
 
 def answer_budget(task: str, context: int | None, longest_answer: int = 0) -> int:
-    """Tokens kept free for the answer: the task's typical length, or twice the longest example answer
-    (a ≈4-characters-per-token estimate: labels such as `card_payment_wrong_exchange_rate` split into
-    more tokens than prose), at most a quarter of the window."""
-    wanted = max(ANSWER_TOKENS.get(task, 128), 2 * longest_answer + 2 if longest_answer else 0)
+    """Tokens kept free for the answer, at most a quarter of the window: twice the longest answer of the
+    examples and eval rows (a ≈4-characters-per-token estimate; labels such as
+    `card_payment_wrong_exchange_rate` split into more tokens than prose), else the task's typical length."""
+    wanted = 2 * longest_answer + 2 if longest_answer else ANSWER_TOKENS.get(task, 128)
     return wanted if context is None else min(wanted, context // 4)
 
 
