@@ -92,10 +92,10 @@ def test_examples_file_of_300_mb_is_read_to_the_end(tmp_path: Path) -> None:
     """Streamed, not cut at a parse limit: the bad row on the last line of a 300 MB file is found.
     (The fast form: tests/profile/test_profile_examples.py measures the reader's memory on 8 MB.)"""
     row = json.dumps({"question": "q" * 150 + "?", "answer": "a" * 140}) + "\n"
-    count = 300_000_000 // len(row) + 1
+    chunks = 300_000_000 // (len(row) * 10_000) + 1  # of 10,000 rows each
     root = project(tmp_path, {"data/train.jsonl": ""})
     with (root / "data/train.jsonl").open("w") as handle:
-        for _ in range(count // 10_000):
+        for _ in range(chunks):
             handle.write(row * 10_000)
         handle.write('{"question": "x\n')
     size = (root / "data/train.jsonl").stat().st_size
@@ -107,5 +107,5 @@ def test_examples_file_of_300_mb_is_read_to_the_end(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     profile = json.loads(done.stdout)["profile"]["examples"]
-    assert profile["rows"] == count // 10_000 * 10_000
+    assert profile["rows"] == chunks * 10_000 and profile["duplicates"] == chunks * 10_000 - 1
     assert profile["bad_rows"][0]["line"] == profile["rows"] + 1
