@@ -71,7 +71,8 @@ def _row_notes(rows: dict[str, Any]) -> str:
     bad = rows.get("bad_rows") or []
     if bad:
         notes.append(
-            f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']})"
+            f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']}: "
+            f"{bad[0]['message']})"
         )
     return "; ".join(notes)
 

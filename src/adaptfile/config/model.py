@@ -146,6 +146,11 @@ class DataConfig(Table):
     eval: ExamplesConfig | None = Field(
         None, description='Held-out pairs; for qa an optional "source" field names the gold document.'
     )
+    strict: bool = Field(
+        False,
+        description="Every build as with `adapt build --strict` (CI): bad rows, unreadable knowledge "
+        "files and eval rows that repeat training examples are errors, not warnings.",
+    )
 
 
 class NeedsConfig(Table):

@@ -197,12 +197,28 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "Estimates are ±30% until measured."]
         lines += [f"\n**Warning**: {t['warning']}." for t in report["training"] if t.get("warning")]
+    lines += _data_lines(report.get("data") or {})
     recall = report.get("train_retrieval")
     if recall and recall.get("with_source"):
         lines += ["", f"RAG variants train on what retrieval returns: retrieval recall on the training examples "
                   f"{recall['gold_retrieved']} / {recall['with_source']} ({_fmt(recall['recall'])}) at top "
                   f"{recall['top_k']}; examples whose gold passage was missed are kept (RAFT)."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    """The data checks: bad rows skipped per file, eval rows that repeat training examples."""
+    lines = []
+    for loaded in data.get("files", []):
+        if loaded["bad_rows"]:
+            lines += ["", f"Data: {loaded['path']}: {loaded['bad_rows']} bad rows skipped:", ""]
+            lines += [f"- `{text}`" for text in loaded["first"]]
+    leakage = data.get("leakage")
+    if leakage and leakage["count"]:
+        lines += ["", f"Leakage: {leakage['count']} eval rows of {leakage['eval']} repeat a training example of "
+                  f"{leakage['train']}; their scores are inflated:", ""]  # fmt: skip
+        lines += [f"- `{text}`" for text in leakage["first"]]
+    return lines
 
 
 def goal_sentence(goal: dict[str, Any]) -> str:

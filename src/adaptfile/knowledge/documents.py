@@ -58,21 +58,13 @@ class Unreadable(Exception):
     """A file that holds no text we can read (binary, undecodable, unsupported type)."""
 
 
-def load_documents(
-    root: Path, files: Iterable[str], text_field: str = "text", strict: bool = False
-) -> LoadResult:
-    """Read `files` (project-relative) under `root`. Unreadable files are skipped, or with `strict` a ConfigError."""
+def load_documents(root: Path, files: Iterable[str], text_field: str = "text") -> LoadResult:
+    """Read `files` (project-relative) under `root`. Unreadable files are skipped, each with its reason."""
     result = LoadResult()
     for rel in sorted(set(files)):
         try:
             doc = read_document(root, rel, text_field)
         except Unreadable as why:
-            if strict:
-                raise ConfigError(
-                    f"data.knowledge.paths: {rel}: {why}",
-                    hint="remove the file, narrow the glob in data.knowledge.paths, or build without --strict "
-                    f"(read are {', '.join(sorted(SUPPORTED))} and text files without an extension)",
-                ) from None
             result.skipped.append((rel, str(why)))
             continue
         if not doc.text.strip():
