@@ -48,6 +48,7 @@ class State:
         self._rows: dict[str, tuple[int, int, int, int, str, int]] | None = None
         self._pending: dict[str, tuple[int, int, int, int, str, int]] = {}
         self.hashed = 0  # files hashed by this process (a no-op build hashes none)
+        self._stored_steps: dict[str, tuple[str, str]] = {}  # step id → (key, parts JSON) as read
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -126,18 +127,23 @@ class State:
     # -- step records and build history -----------------------------------------------------
     def step_records(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Each step's last built key and key parts."""
-        cursor = self.db.execute("SELECT step_id, key, parts FROM steps")
-        return {step_id: (key, json.loads(parts)) for step_id, key, parts in cursor}
+        rows = self.db.execute("SELECT step_id, key, parts FROM steps").fetchall()
+        self._stored_steps = {step_id: (key, parts) for step_id, key, parts in rows}
+        return {step_id: (key, json.loads(parts)) for step_id, key, parts in rows}
 
     def record_steps(self, records: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        if not records:
-            return
+        """Store each step's key and parts; rows read unchanged are not rewritten (a no-op writes none)."""
         rows = [
-            (step_id, key, json.dumps(parts, sort_keys=True)) for step_id, (key, parts) in records.items()
+            (step_id, key, text)
+            for step_id, (key, parts) in records.items()
+            if self._stored_steps.get(step_id) != (key, text := json.dumps(parts, sort_keys=True))
         ]
+        if not rows:
+            return
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?, ?, ?)", rows)
+        self._stored_steps.update((step_id, (key, text)) for step_id, key, text in rows)
 
     def record_build(self, step_keys: dict[str, str]) -> None:
         """Append a build to the history unless it is the same as the last one."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import stat
+import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from stat import S_ISDIR, S_ISREG
+from typing import TYPE_CHECKING, NamedTuple
 
 from adaptfile.errors import ConfigError
+from adaptfile.globwalk import GlobWalk
 from adaptfile.profile.model import KnowledgeProfile
 from adaptfile.profile.text import TEXT_TYPES, estimate_tokens, extract_text, json_texts, squeeze
+from adaptfile.profile.token_cache import TokenCache
 
 if TYPE_CHECKING:
     from adaptfile.config.model import KnowledgeConfig
@@ -23,17 +24,18 @@ PDF_HEAD_BYTES = 2 << 20  # PDFs keep their text in compressed streams: read mor
 KEY = "data.knowledge.paths"
 
 
-@dataclass(frozen=True)
-class _File:
+class _File(NamedTuple):  # a tuple: 10,000 of them are made on every plan and no-op build
     rel: str
-    path: Path
+    path: str
     kind: str
     size: int
+    stat: os.stat_result
 
 
 def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     """Count, size and token-estimate the documents matched by `config.paths` under `root`."""
-    files, skipped = expand(root, config.paths)
+    cache = TokenCache(str(root))
+    files, skipped = expand(root, config.paths, cache)
     if not files:
         listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         raise ConfigError(
@@ -48,7 +50,8 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     for kind, group in by_kind.items():
         kind_bytes = sum(f.size for f in group)
         budget = max(HEAD_BYTES, SAMPLE_BUDGET * kind_bytes // max(total, 1))
-        tokens += _estimate_kind(kind, group, kind_bytes, budget, config.text_field)
+        tokens += _estimate_kind(kind, group, kind_bytes, budget, config.text_field, cache)
+    cache.save()
     return KnowledgeProfile(
         files=len(files),
         bytes=total,
@@ -58,39 +61,52 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     )
 
 
-def expand(root: Path, patterns: list[str]) -> tuple[list[_File], list[str]]:
-    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted."""
-    matched: dict[str, int | None] = {}  # relative path -> size, None when unreadable
+def expand(root: Path, patterns: list[str], cache: TokenCache | None = None) -> tuple[list[_File], list[str]]:
+    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted.
+
+    The hot path of a no-op build: one scandir walk and one stat per file, paths kept as strings; a
+    file the token cache read at this very stat skips the readability check (a chmod moves ctime).
+    """
+    base = str(root)
+    walk = GlobWalk(base)
+    inside = base.rstrip("/") + "/"
+    matched: dict[str, os.stat_result | None] = {}  # relative path -> stat, None when unreadable
     for index, pattern in enumerate(patterns):
         found = dirs = 0
-        for hit in glob.glob(pattern, root_dir=root, recursive=True):
+        for hit in walk.glob(pattern):
             try:
-                info = (root / hit).stat()
+                info = os.stat(hit if hit[:1] == "/" else inside + hit)
             except OSError:
-                matched.setdefault(_relative(hit, root), None)
+                matched.setdefault(_relative(hit, base), None)
                 found += 1
                 continue
-            if stat.S_ISDIR(info.st_mode):
+            if S_ISDIR(info.st_mode):
                 dirs += 1
-            elif stat.S_ISREG(info.st_mode):
-                matched.setdefault(_relative(hit, root), info.st_size)
+            elif S_ISREG(info.st_mode):
+                matched.setdefault(_relative(hit, base), info)
                 found += 1
         if not found:
             raise _no_match(root, index, pattern, dirs > 0)
     kept: list[_File] = []
     skipped: list[str] = []
     for rel in sorted(matched):
-        size = matched[rel]
-        path = root / rel
-        kind = path.suffix.lower().lstrip(".")
-        if size is None or kind not in TEXT_TYPES or not os.access(path, os.R_OK):
+        info = matched[rel]
+        path = rel if rel[0] == "/" else inside + rel
+        kind = _suffix(rel).lower()
+        if (
+            info is None
+            or kind not in TEXT_TYPES
+            or (not (cache is not None and cache.known(rel, info)) and not os.access(path, os.R_OK))
+        ):
             skipped.append(rel)
             continue
-        kept.append(_File(rel, path, "md" if kind == "markdown" else kind, size))
+        kept.append(_File(rel, path, "md" if kind == "markdown" else kind, info.st_size, info))
     return kept, skipped
 
 
-def _estimate_kind(kind: str, group: list[_File], kind_bytes: int, budget: int, text_field: str) -> int:
+def _estimate_kind(
+    kind: str, group: list[_File], kind_bytes: int, budget: int, text_field: str, cache: TokenCache
+) -> int:
     """Tokens of one file type: exact when it fits the budget, else sampled heads scaled by bytes."""
     if kind_bytes <= budget:
         picks, head = group, None
@@ -101,35 +117,56 @@ def _estimate_kind(kind: str, group: list[_File], kind_bytes: int, budget: int, 
     read = tokens = 0
     for item in picks:
         limit = item.size if head is None else min(item.size, head)
-        try:
-            with item.path.open("rb") as handle:
-                data = handle.read(limit)
-        except OSError:
-            continue
-        complete = len(data) >= item.size
-        if kind in ("json", "jsonl", "ndjson"):
-            texts = json_texts(kind, data, text_field, complete)
-            if not texts and data.strip() and f'"{text_field}"'.encode() not in data:
-                raise _no_text_field(item.rel, text_field)
-            text = squeeze(" ".join(texts))
-        else:
-            text = extract_text(kind, data, text_field, complete)
-        read += len(data)
-        tokens += estimate_tokens(text)
+        known = cache.get(item.rel, item.stat, limit, text_field)
+        if known is None:
+            checked = time.time_ns()
+            known = _estimate_file(kind, item, limit, text_field)
+            if known is None:
+                continue
+            cache.put(item.rel, item.stat, checked, limit, text_field, *known)
+        read += known[0]
+        tokens += known[1]
     if read == 0:
         return 0
     return round(tokens * kind_bytes / read)
 
 
-def _relative(hit: str, root: Path) -> str:
+def _estimate_file(kind: str, item: _File, limit: int, text_field: str) -> tuple[int, int] | None:
+    """(bytes read, estimated tokens) of the first `limit` bytes of one file; None when unreadable."""
+    try:
+        with open(item.path, "rb") as handle:
+            data = handle.read(limit)
+    except OSError:
+        return None
+    complete = len(data) >= item.size
+    if kind in ("json", "jsonl", "ndjson"):
+        texts = json_texts(kind, data, text_field, complete)
+        if not texts and data.strip() and f'"{text_field}"'.encode() not in data:
+            raise _no_text_field(item.rel, text_field)
+        text = squeeze(" ".join(texts))
+    else:
+        text = extract_text(kind, data, text_field, complete)
+    return len(data), estimate_tokens(text)
+
+
+def _suffix(rel: str) -> str:
+    """The extension without its dot, as pathlib's suffix has it ("" for ".md" or "notes.")."""
+    name = rel.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot + 1 :] if 0 < dot < len(name) - 1 else ""
+
+
+def _relative(hit: str, root: str) -> str:
     """A glob hit as a POSIX path relative to the root (absolute patterns may leave the root)."""
-    path = Path(hit)
-    if path.is_absolute():
+    if os.path.isabs(hit):
+        path = Path(hit)
         try:
             return path.relative_to(root).as_posix()
         except ValueError:
             return path.as_posix()
-    return Path(os.path.normpath(hit)).as_posix()
+    if "//" in hit or "/." in "/" + hit or hit.endswith("/"):
+        return os.path.normpath(hit)
+    return hit  # what the walk yields is already normal: skip normpath's cost per file
 
 
 def _no_match(root: Path, index: int, pattern: str, only_dirs: bool) -> ConfigError:
