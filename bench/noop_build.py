@@ -155,7 +155,8 @@ def main() -> None:
             flush=True,
         )
         if dvc is None:
-            print("dvc: not compared (" + ("--no-dvc" if args.no_dvc else "not installed: pip install dvc") + ")")
+            why = "--no-dvc" if args.no_dvc else "not installed; `pip install dvc` to compare"
+            print(f"dvc repro: not compared ({why})")
         for count in (int(s) for s in args.sizes.split(",")):
             bench_size(here, count, args.repeat, dvc)
 

@@ -66,8 +66,11 @@ class GlobWalk:
         else:
             hidden = part.startswith(".")
             names = [n for n, d in self._listing(base) if (d or not rest) and (hidden or n[0] != ".")]
-            for name in fnmatch.filter(names, part):
-                yield from self._then(base, rel, name, rest)
+            if rest:
+                for name in fnmatch.filter(names, part):
+                    yield from self._match(_join(base, name), _join(rel, name), rest)
+            else:  # the usual last part ("*.md"): one generator less per file
+                yield from [_join(rel, name) for name in fnmatch.filter(names, part)]
 
     def _then(self, base: str, rel: str, name: str, rest: list[str]) -> Iterator[str]:
         if rest:
