@@ -3,7 +3,7 @@
 Each size gets a project whose [data.knowledge] globs N small Markdown files in directories of 500
 (`base = "scratch"`, RAG excluded and a sliver of an epoch, so the first build takes seconds). After
 the first build and one untimed no-op, `adapt build` runs --repeat times as a fresh process; the
-line reports the median wall time, how many files the engine hashed (from .adapt/state: rows whose
+line reports the median wall and CPU time, how many files the engine hashed (from .adapt/state: rows whose
 check time moved) and whether every run said "up to date". When dvc is installed, the same
 directory also holds a dvc pipeline (one stage whose dependency is the docs/ directory) and
 `dvc repro` runs interleaved with `adapt build`, so both see the same machine load; the ratio is
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -77,14 +78,17 @@ def make_project(base: Path, count: int) -> Path:
     return root
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, str]:
-    """Wall seconds and stdout+stderr of one process; fails loudly on a non-zero exit."""
+def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds and stdout+stderr of one process; exits on a failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         sys.exit(f"{' '.join(command)} failed in {cwd} (exit {done.returncode}):\n{done.stdout}{done.stderr}")
-    return wall, done.stdout + done.stderr
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, done.stdout + done.stderr
 
 
 def checked_rows(root: Path) -> dict[str, int]:
@@ -93,45 +97,52 @@ def checked_rows(root: Path) -> dict[str, int]:
         return dict(db.execute("SELECT path, checked_ns FROM files"))
 
 
-def median_of(command: list[str], cwd: Path, repeat: int) -> float:
-    return statistics.median(run(command, cwd)[0] for _ in range(repeat))
+def medians(command: list[str], cwd: Path, repeat: int) -> str:
+    """Median wall and CPU seconds of `repeat` runs, as printed."""
+    runs = [run(command, cwd)[:2] for _ in range(repeat)]
+    wall, cpu = (statistics.median(column) for column in zip(*runs, strict=True))
+    return f"{wall:.3f} s (cpu {cpu:.3f} s)"
 
 
 def bench_size(base: Path, count: int, repeat: int, dvc: list[str] | None) -> None:
     root = make_project(base, count)
     adapt = [*adapt_command(), "build"]
-    first, _ = run(adapt, root)
+    first = run(adapt, root)[0]
     run(adapt, root)  # untimed: warms the OS caches and the profile's token cache
     repro = None
     if dvc:
         run([*dvc, "init", "--no-scm", "-q"], root)
         run([*dvc, "config", "core.analytics", "false"], root)
         run([*dvc, "stage", "add", "-q", "-n", "corpus", "-d", "docs", "-o", "corpus.txt", DVC_STAGE], root)
-        dvc_first, _ = run([*dvc, "repro"], root)
+        dvc_first = run([*dvc, "repro"], root)[0]
         run([*dvc, "repro"], root)
         repro = [*dvc, "repro"]
     before = checked_rows(root)
-    walls, dvc_walls, up_to_date = [], [], True
+    walls, cpus, dvc_walls, dvc_cpus, up_to_date = [], [], [], [], True
     for _ in range(repeat):
-        wall, out = run(adapt, root)
+        wall, cpu, out = run(adapt, root)
         walls.append(wall)
+        cpus.append(cpu)
         up_to_date &= "up to date" in out
         if repro:
-            wall, out = run(repro, root)
+            wall, cpu, out = run(repro, root)
             dvc_walls.append(wall)
+            dvc_cpus.append(cpu)
             up_to_date &= "up to date" in out
     after = checked_rows(root)
     hashed = sum(1 for path, checked in after.items() if before.get(path) != checked)
     median = statistics.median(walls)
     line = (
         f"no-op adapt build {count:>6} knowledge files: median {median:.3f} s wall "
-        f"(min {min(walls):.3f}, {repeat} runs; first build {first:.1f} s), files hashed {hashed}, "
+        f"(min {min(walls):.3f}, cpu {statistics.median(cpus):.3f} s, {repeat} runs; first build {first:.1f} s), "
+        f"files hashed {hashed}, "
         f"{'up to date' if up_to_date else 'NOT up to date'}"
     )
     if repro:
         dvc_median = statistics.median(dvc_walls)
         line += (
-            f"; dvc repro median {dvc_median:.3f} s (min {min(dvc_walls):.3f}; first {dvc_first:.1f} s)"
+            f"; dvc repro median {dvc_median:.3f} s (min {min(dvc_walls):.3f}, "
+            f"cpu {statistics.median(dvc_cpus):.3f} s; first {dvc_first:.1f} s)"
             f" = {dvc_median / median:.1f}x adapt's"
         )
     print(line, flush=True)
@@ -146,11 +157,11 @@ def main() -> None:
     dvc = None if args.no_dvc else dvc_command()
     with tempfile.TemporaryDirectory() as tmp:
         here = Path(tmp)
-        python = median_of([sys.executable, "-c", "pass"], here, args.repeat)
-        cli = median_of([*adapt_command(), "--version"], here, args.repeat)
+        python = medians([sys.executable, "-c", "pass"], here, args.repeat)
+        cli = medians([*adapt_command(), "--version"], here, args.repeat)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"baseline: `python -c pass` median {python:.3f} s, `adapt --version` {cli:.3f} s; "
+            f"baseline medians: `python -c pass` {python}, `adapt --version` {cli}; "
             f"load average {load} on {os.cpu_count()} CPUs",
             flush=True,
         )
