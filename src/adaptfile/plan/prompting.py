@@ -213,7 +213,8 @@ def _decide_icl(
         else "zero-shot (no data.examples)"
     )
     reason = (
-        f"ICL is the baseline: {what}; ≈{estimate['prompt_tokens']:,} of {limit:,} prompt tokens, "
+        f"ICL is the baseline: {what}; ≈{estimate['prompt_tokens']:,} of {limit:,} prompt tokens est. for the "
+        "longest question, "
         f"≈{estimate['latency_ms']:,.0f} ms est. per request"
     )
     if config.goal is not None and profile.eval is not None:
