@@ -174,7 +174,7 @@ def fit_training(
         hardware=hw,
         tokens=tokens,
         flops=flops,
-        wall_hours=est.wall_hours(flops, hw, ckpt),
+        wall_hours=est.run_hours(flops, hw, ckpt, model.hidden),
         notes=(note,) if note else (),
         unforced=unforced,
     )
