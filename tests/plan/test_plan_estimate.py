@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from plan_worlds import MACHINE, corpus, decision, toml
 
@@ -74,9 +76,12 @@ def test_flops_hours_and_cost() -> None:
 
 def test_a_run_costs_its_start_and_narrow_models_run_below_mfu() -> None:
     a100 = gpu("A100-80GB")
-    wide = est.run_hours(1e18, a100, False, LLAMA_7B.hidden)
-    assert wide == pytest.approx(est.wall_hours(1e18, a100) + est.RUN_START_S / 3600)
-    assert est.run_hours(1e12, a100, False, 64) > 3 * est.run_hours(1e12, a100, False, 4096) - est.RUN_START_S
+    wide = est.run_hours(1e18, a100, False, LLAMA_7B.hidden, 100)
+    assert wide == pytest.approx(
+        est.wall_hours(1e18, a100) + (est.RUN_START_S + 100 * est.STEP_OVERHEAD_S) / 3600
+    )
+    narrow = est.run_hours(1e15, a100, False, 64, 0) - est.RUN_START_S / 3600
+    assert narrow == pytest.approx(4 * est.wall_hours(1e15, a100))  # a quarter of the MFU at 64 wide
 
 
 def test_a_tiny_scratch_run_is_estimated_at_seconds_not_a_fraction(plan) -> None:
@@ -115,7 +120,8 @@ def test_fit_prefers_the_biggest_batch_that_fits_and_reports_gpu_hours() -> None
     assert plan.settings["grad_accum"] == 4
     assert plan.tokens == 3 * 60_000
     assert plan.flops == pytest.approx(4 * 7e9 * 180_000)
-    assert plan.gpu_hours == pytest.approx(plan.flops / (312e12 * 0.35 * 3600) + est.RUN_START_S / 3600)
+    fixed = est.RUN_START_S + math.ceil(59 * 3 / 16) * est.STEP_OVERHEAD_S  # 12 optimizer steps
+    assert plan.gpu_hours == pytest.approx(plan.flops / (312e12 * 0.35 * 3600) + fixed / 3600)
     assert plan.cost_usd == pytest.approx(plan.gpu_hours * 1.79)
     assert plan.estimate(LLAMA_7B)["label"].startswith("estimate, ±30%")
 

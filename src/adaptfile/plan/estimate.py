@@ -35,10 +35,13 @@ TOKENS_PER_PARAM = 20  # compute-optimal pre-training (Chinchilla)
 # to FULL_WIDTH (64 wide: a quarter). Models this narrow exist only as scratch models; real ones are wider.
 FULL_WIDTH = 256
 # Seconds a training step spends besides its optimizer steps: importing torch and transformers, building or
-# loading the model, tokenizing and packing the data, the eval loss before and after, saving. Measured ≈4 s
-# for the scratch model on 2 CPU cores; it is why tiny runs took 5-8× their FLOP estimate. Per-step overhead
-# (the Trainer's logging, the optimizer) was within noise of the forward and backward passes and is not modelled.
-RUN_START_S = 4.0
+# loading the model, tokenizing and packing the data, the eval loss before and after, saving. Measured 4-10 s
+# (median ≈6) for scratch models on 2 CPU cores; with STEP_OVERHEAD_S it is why tiny runs took 5-11× their
+# FLOP estimate.
+RUN_START_S = 5.0
+# Seconds each optimizer step costs besides its FLOPs (the Trainer's bookkeeping and logging, the optimizer,
+# launching many small kernels): 60 steps of one 111-token row took 0.17 s each where their FLOPs need 0.04 s.
+STEP_OVERHEAD_S = 0.1
 LORA_FLOP_SHARE = 2 / 3  # no weight gradients for frozen weights
 _LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -181,10 +184,11 @@ def width_efficiency(hidden: int) -> float:
     return min(1.0, hidden / FULL_WIDTH)
 
 
-def run_hours(flops: float, hw: HardwareProfile, checkpointing: bool, hidden: int) -> float:
-    """A training step's wall time: the FLOPs at the device's MFU (less for a narrow model, see FULL_WIDTH)
-    plus RUN_START_S, the fixed cost of starting the run."""
-    return wall_hours(flops, hw, checkpointing) / width_efficiency(hidden) + RUN_START_S / 3600
+def run_hours(flops: float, hw: HardwareProfile, checkpointing: bool, hidden: int, steps: int) -> float:
+    """A training step's wall time: the FLOPs at the device's MFU (less for a narrow model, see FULL_WIDTH),
+    plus RUN_START_S to start the run and STEP_OVERHEAD_S per optimizer step."""
+    fixed = RUN_START_S + steps * STEP_OVERHEAD_S
+    return wall_hours(flops, hw, checkpointing) / width_efficiency(hidden) + fixed / 3600
 
 
 def compute_optimal_tokens(params: int) -> int:
