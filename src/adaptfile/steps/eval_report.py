@@ -15,7 +15,9 @@ class EvalReport:
     """build/report/: report.json (the `adapt eval --json` object), report.md, goal.png."""
 
     name = "eval.report"
-    version = "3"  # 2: retrieval recall on the training examples; 3: ranking, decided_by, data checks
+    version = (
+        "4"  # 2: retrieval recall on the training examples; 3: ranking, decided_by, data checks; 4: step time
+    )
     params = None  # project.task, goal.*, eval.variants/ladder/estimates
     outputs = ("report.json", "report.md", "goal.png")
     volatile = ("report.json", "report.md")  # they quote measured latencies and training times
