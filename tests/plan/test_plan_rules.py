@@ -67,6 +67,21 @@ def test_answer_budget_follows_the_longest_answer(plan) -> None:
     assert render.params["prompt.answer_tokens"] == 18
 
 
+def test_the_eval_set_changes_no_training_or_index_param(plan) -> None:
+    body = '[data.knowledge]\npaths = ["docs/*.md"]\n[strategy]\ninclude = ["lora", "rag"]\n'
+    examples = replace(pairs(300), output_tokens_max=20)
+    long_eval = replace(pairs(50, question=900, path="data/eval.jsonl"), output_tokens_max=200)
+    short_eval = replace(pairs(50, path="data/eval.jsonl"), output_tokens_max=20)
+    config = toml(body, base=SMALL)
+    one, other = (plan(config, DataProfile(knowledge=corpus(), examples=examples, eval=e))
+                  for e in (short_eval, long_eval))  # fmt: skip
+    for step in ("lora.train", "rag.index", "knowledge.chunk"):
+        assert (
+            next(s for s in one.steps if s.id == step).params
+            == next(s for s in other.steps if s.id == step).params
+        ), step
+
+
 def test_icl_zero_shot_without_examples(plan) -> None:
     icl = decision(plan(toml(""), profile(examples=None)), "icl")
     assert icl.decision == "chosen" and "zero-shot" in icl.reason

@@ -180,9 +180,9 @@ def command(
         return
     result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
-        _reject_findings(result.outcomes, strict)
         failed = result.failed
-        if not failed:
+        if not failed:  # a failed step is reported first: rejected data alone is exit 3
+            _reject_findings(result.outcomes, strict)
             raise StepFailed("the build did not finish")
         names = ", ".join(o.step_id for o in failed)
         first = failed[0]

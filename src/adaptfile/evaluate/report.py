@@ -73,8 +73,10 @@ def rank(variants: list[dict[str, Any]], order: list[str]) -> tuple[str | None, 
 
     ordered = sorted(scored, key=key)  # stable: equal keys keep the cheaper variant first
     best = ordered[0]
-    if len(ordered) == 1:
-        return best["name"], None
+    if (
+        len(ordered) == 1
+    ):  # the only variant with the first metric: that metric decided, if there was a choice
+        return best["name"], (order[0] if len(variants) > 1 else None)
     decided = next((m for m, a, b in zip(order, key(best), key(ordered[1]), strict=True) if a != b), None)
     return best["name"], decided
 

@@ -106,17 +106,21 @@ def decide_prompting(
     warnings: list[str] = []
     task = config.project.task
     pairs = [p for p in (profile.examples, profile.eval) if p is not None]
-    answer = answer_budget(task, model.context, max((p.output_tokens_max for p in pairs), default=0))
+    # what keys training and the index reads the examples only: the eval set retrains and re-indexes nothing
+    trained = [profile.examples] if profile.examples else pairs
+    answer = answer_budget(task, model.context, max((p.output_tokens_max for p in trained), default=0))
     limit = min(config.constraints.max_prompt_tokens, model.context - answer)
     rows = profile.examples.rows if profile.examples else 0
     shot = profile.examples.tokens_mean if profile.examples else 0.0
     question = max(p.input_tokens_max for p in pairs) if pairs else DEFAULT_QUESTION_TOKENS
     instruction = text_tokens(config.project.instruction)
     base = instruction + question
+    trained_question = max(p.input_tokens_max for p in trained) if trained else DEFAULT_QUESTION_TOKENS
 
     rag, rag_settings, retrieved, in_prompt = _decide_rag(
-        config, profile, limit - base, math.ceil(shot) if rows else 0, include, exclude, warnings
-    )
+        config, profile, limit - instruction - trained_question, math.ceil(shot) if rows else 0,
+        include, exclude, warnings,
+    )  # fmt: skip
     fixed = base + retrieved + (profile.knowledge.tokens if in_prompt and profile.knowledge else 0)
     serve = hardware.serve
 

@@ -17,7 +17,8 @@ def init_project(directory: Path, task: str, name: str | None = None, scratch: b
     config_path = directory / CONFIG_NAME
     template_path = directory / "templates" / f"{task}.j2"
     doc_path = directory / "docs" / "README.md"
-    for existing in (config_path, template_path, *([doc_path] if scratch else [])):
+    needs_doc = scratch and not any((directory / "docs").glob("**/*.md"))  # a starter page, only into no docs
+    for existing in (config_path, template_path, *([doc_path] if needs_doc else [])):
         if existing.exists():
             raise ConfigError(
                 f"{existing} already exists; adapt init never overwrites files",
@@ -31,7 +32,7 @@ def init_project(directory: Path, task: str, name: str | None = None, scratch: b
     template_path.parent.mkdir(exist_ok=True)
     shutil.copyfile(shipped_template(task), template_path)
     written = [config_path, template_path]
-    if scratch and not any((directory / "docs").glob("**/*.md")):
+    if needs_doc:
         doc_path.parent.mkdir(exist_ok=True)
         doc_path.write_text(SCRATCH_DOC, encoding="utf-8")
         written.append(doc_path)
