@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -63,6 +63,20 @@ def load_documents(
 ) -> LoadResult:
     """Read `files` (project-relative) under `root`. Unreadable files are skipped, or with `strict` a ConfigError."""
     result = LoadResult()
+    result.documents = list(iter_documents(root, files, text_field, strict, result.skipped))
+    return result
+
+
+def iter_documents(
+    root: Path,
+    files: Iterable[str],
+    text_field: str = "text",
+    strict: bool = False,
+    skipped: list[tuple[str, str]] | None = None,
+) -> Iterator[SourceDocument]:
+    """The documents of `files` in path order, read one at a time; each file skipped is appended to
+    `skipped` with its reason (with `strict`, an unreadable file is a ConfigError)."""
+    skipped = skipped if skipped is not None else []
     for rel in sorted(set(files)):
         try:
             doc = read_document(root, rel, text_field)
@@ -73,13 +87,12 @@ def load_documents(
                     hint="remove the file, narrow the glob in data.knowledge.paths, or build without --strict "
                     f"(read are {', '.join(sorted(SUPPORTED))} and text files without an extension)",
                 ) from None
-            result.skipped.append((rel, str(why)))
+            skipped.append((rel, str(why)))
             continue
         if not doc.text.strip():
-            result.skipped.append((rel, "empty"))
+            skipped.append((rel, "empty"))
             continue
-        result.documents.append(doc)
-    return result
+        yield doc
 
 
 def require_files(files: Sequence[str], patterns: Sequence[str]) -> None:
