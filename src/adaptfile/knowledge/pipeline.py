@@ -119,10 +119,8 @@ def index_chunks(
     cache = EmbeddingCache(cache_path) if cache_path is not None else None
     try:
         with EmbeddingPass(embedder, cache, progress, total) as embedding:
-            pairs = _embedded(chunks, embedding)
-            for_chunks, for_vectors = itertools.tee(
-                pairs
-            )  # build_index takes them side by side: one pair buffered
+            # build_index takes chunks and vectors side by side: tee buffers the one pair between them
+            for_chunks, for_vectors = itertools.tee(_embedded(chunks, embedding))
             digest = build_index(
                 (chunk for chunk, _ in for_chunks),
                 (vector for _, vector in for_vectors),
