@@ -8,6 +8,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,19 +119,18 @@ class EmbeddingPass:
         self.total = total
         self.count_tokens = count_tokens
         self.stats = EmbedStats()
-        self._embedded: set[str] = (
-            set()
-        )  # keys embedded in this pass: a repeat is neither reused nor embedded
+        # keys embedded in this pass: a repeat of one is neither reused nor embedded again
+        self._embedded: set[str] = set()
         self._encoder: Encoder | None = None
+        self._encoding = ExitStack()  # the encoder's pool or GPU, released when the pass ends
         self._started = time.perf_counter()
 
     def __enter__(self) -> EmbeddingPass:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._encoder is not None:
-            self._encoder.__exit__(*exc)
-            self._encoder = None
+        self._encoding.close()
+        self._encoder = None
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for one batch of `texts`, in order."""
@@ -185,7 +185,7 @@ class EmbeddingPass:
 
     def _encoder_for(self, count: int) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.embedder, count).__enter__()
+            self._encoder = self._encoding.enter_context(Encoder(self.embedder, count))
         return self._encoder
 
     def _report(self, done: int) -> None:
