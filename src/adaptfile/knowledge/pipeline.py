@@ -21,7 +21,13 @@ from adaptfile.knowledge.documents import LoadResult, SourceDocument, iter_docum
 from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, Embedder, get_embedder
 from adaptfile.knowledge.embedding import STREAM_BATCH, EmbeddingCache, EmbeddingPass, EmbedStats, Progress
 from adaptfile.knowledge.index import build_index, index_digest
-from adaptfile.knowledge.stores import LOCAL_COLLECTION, StoreSpec, check_server, require_store
+from adaptfile.knowledge.stores import (
+    LOCAL_COLLECTION,
+    StoreSpec,
+    check_server,
+    require_store,
+    scale_warnings,
+)
 
 EMBEDDING_CACHE = Path(".adapt") / "embeddings" / "vectors.sqlite"  # relative to the project root
 GAPS = "adapt_gaps.json"  # beside the index: source text between consecutive chunks that do not overlap
@@ -183,6 +189,7 @@ def build_rag(
     report.digest = index_digest(persist_dir)  # again: the gaps are known only once every chunk is cut
     report.documents, report.chunks = documents.count, chunks.count
     report.warnings += LoadResult(skipped=skipped).warnings() + chunk_warnings
+    report.warnings += scale_warnings(store, report.chunks)
     report.seconds["load"] = setup + documents.seconds
     report.seconds["chunk"] = chunks.seconds - documents.seconds
     report.seconds["embed"] = report.embed.seconds

@@ -22,6 +22,9 @@ QDRANT_DIR = "qdrant"  # embedded Qdrant's files, inside the index directory
 API_KEY_ENV = "QDRANT_API_KEY"  # read from the environment for a Qdrant server; never recorded
 LOCAL_COLLECTION = "adapt"
 SERVER_TIMEOUT_S = 10
+# Past this many points qdrant-client advises a server over its embedded mode, which keeps every point in memory
+# and scans every vector per question (100,000 chunks: 3.4 GB to open, ~150 ms a search; bench/rag_scale.py).
+LOCAL_QDRANT_POINTS = 20_000
 _open_local: dict[str, Any] = {}  # embedded Qdrant allows one client per directory and process
 
 
@@ -79,6 +82,17 @@ def check_server(spec: StoreSpec) -> None:
                 f"rag.url = {spec.url!r}: cannot reach the Qdrant server ({type(err).__name__}: {err})",
                 hint=f"start the server or fix rag.url; a key is read from ${API_KEY_ENV} when the server needs one",
             ) from None
+
+
+def scale_warnings(spec: StoreSpec, chunks: int) -> list[str]:
+    """What a build of `chunks` chunks into `spec` should hear about its size."""
+    if spec.kind == "qdrant" and not spec.url and chunks > LOCAL_QDRANT_POINTS:
+        return [
+            f"{chunks:,} chunks in embedded Qdrant: it keeps every point in memory and scans every vector for "
+            f"each question (slow past {LOCAL_QDRANT_POINTS:,}); set rag.url to a Qdrant server, or use "
+            'rag.store = "faiss"'
+        ]
+    return []
 
 
 def new_vector_store(spec: StoreSpec, persist_dir: Path, dims: int) -> Any:

@@ -54,7 +54,7 @@ class RagIndex:
             iter_jsonl,
             write_gaps,
         )
-        from adaptfile.knowledge.stores import check_server, collection_name, require_store
+        from adaptfile.knowledge.stores import check_server, collection_name, require_store, scale_warnings
 
         settings = RagSettings.from_params(ctx.params)
         store = settings.store_spec(collection_name(ctx.params.get("project.name", "adapt"), ctx.key))
@@ -90,6 +90,8 @@ class RagIndex:
             total,
         )
         ctx.log(stats.summary())
+        for warning in scale_warnings(store, total):
+            ctx.log(f"warning: {warning}")
         ctx.log(f"index of {total} chunks written, digest {digest}")
 
 
