@@ -1,17 +1,25 @@
-"""Benchmark: wall time of a no-op `adapt build` for 10 / 1,000 / 10,000 input files.
+"""Benchmark: wall time of the real no-op `adapt build` at 1,000 and 10,000 knowledge files, beside `dvc repro`.
 
-Each measurement is a fresh process that does what `adapt build` does on a no-op: import the CLI,
-load adapt.toml, then run the engine (trivial concat → upper → first-line steps). It also reports
-the engine's own time and how many files it hashed (always 0: no-op cost grows only by `stat`).
+Each size gets a project whose [data.knowledge] globs N small Markdown files in directories of 500
+(`base = "scratch"`, RAG excluded and a sliver of an epoch, so the first build takes seconds). After
+the first build and one untimed no-op, `adapt build` runs --repeat times as a fresh process; the
+line reports the median wall and CPU time, how many files the engine hashed (from .adapt/state: rows whose
+check time moved) and whether every run said "up to date". When dvc is installed, the same
+directory also holds a dvc pipeline (one stage whose dependency is the docs/ directory) and
+`dvc repro` runs interleaved with `adapt build`, so both see the same machine load; the ratio is
+dvc's median over adapt's. Baselines (`python -c pass`, `adapt --version`) come first: on a shared
+machine they say how loaded it was. Child processes write bytecode, as an installed package has it.
 
-    .venv/bin/python bench/noop_build.py [--sizes 10,1000,10000] [--repeat 7]
+    .venv/bin/python bench/noop_build.py [--sizes 1000,10000] [--repeat 7] [--no-dvc]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import resource
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -19,50 +27,41 @@ import tempfile
 import time
 from pathlib import Path
 
-TOML = '[project]\nname = "bench"\n\n[model]\nbase = "scratch"\n'
+TOML = """[project]
+name = "noop-bench"
+
+[model]
+base = "scratch"
+
+[model.scratch]
+layers = 1
+hidden = 16
+heads = 1
+vocab_size = 256
+context = 64
+
+[data.knowledge]
+paths = ["docs/**/*.md"]
+
+[strategy]
+exclude = ["rag"]
+
+[pretrain]
+epochs = 0.01
+"""
+DVC_STAGE = "find docs -name '*.md' | sort | xargs cat > corpus.txt"
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"DVC_NO_ANALYTICS": "1"}
 
 
-def child(root: Path) -> None:
-    """One no-op build, as the `adapt build` process would run it; prints timings as JSON."""
-    started = time.perf_counter()
-    import adaptfile.cli  # noqa: F401  (the CLI's import cost)
-    from adaptfile.config import load_project
-    from adaptfile.engine import BuildOptions, FunctionKind, LockMeta, build, register
-    from adaptfile.engine import state as state_module
-    from adaptfile.engine.reporter import PlainReporter
-    from adaptfile.plan.model import StepSpec
+def adapt_command() -> list[str]:
+    script = Path(sys.executable).with_name("adapt")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "adaptfile"]
 
-    def concat(ctx):
-        ctx.output("out.txt").write_bytes(b"".join(ctx.input_path(r).read_bytes() for r in ctx.inputs))
 
-    def upper(ctx):
-        ctx.output("out.txt").write_bytes(ctx.upstream_output("concat", "out.txt").read_bytes().upper())
-
-    def first(ctx):
-        ctx.output("out.txt").write_bytes(ctx.upstream_output("upper", "out.txt").read_bytes()[:10])
-
-    register(FunctionKind("bench.concat", concat, ("out.txt",)))
-    register(FunctionKind("bench.upper", upper, ("out.txt",)))
-    register(FunctionKind("bench.first", first, ("out.txt",)))
-    specs = (
-        StepSpec("concat", "bench.concat", params={"sep": ""}, inputs=("docs/**/*.md",)),
-        StepSpec("upper", "bench.upper", deps=("concat",)),
-        StepSpec("first", "bench.first", deps=("upper",)),
-    )
-    project = load_project(root)
-    hashed = []
-    real = state_module.file_digest
-    state_module.file_digest = lambda path: (hashed.append(path), real(path))[1]
-    engine_started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        result = build(project.root, specs, LockMeta(), BuildOptions(), PlainReporter(sink, sink))
-    engine = time.perf_counter() - engine_started
-    summary = result.summary()
-    print(
-        json.dumps(
-            {"engine": engine, "total": time.perf_counter() - started, "hashed": len(hashed), **summary}
-        )
-    )
+def dvc_command() -> list[str] | None:
+    script = Path(sys.executable).with_name("dvc")
+    found = str(script) if script.exists() else shutil.which("dvc")
+    return [found] if found else None
 
 
 def make_project(base: Path, count: int) -> Path:
@@ -72,45 +71,105 @@ def make_project(base: Path, count: int) -> Path:
     for index in range(count):
         folder = root / "docs" / f"d{index // 500:03d}"
         folder.mkdir(exist_ok=True)
-        (folder / f"doc{index:05d}.md").write_text(f"document {index}\n")
+        (folder / f"doc{index:05d}.md").write_text(
+            f"# Page {index}\n\nThe Acme R2 router keeps setting {index} after a reset; "
+            f"hold RESET for {index % 13} seconds to clear it.\n"
+        )
     return root
 
 
-def one_build(root: Path) -> tuple[float, dict]:
+def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds and stdout+stderr of one process; exits on a failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(root)], capture_output=True, text=True, check=True
+    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed in {cwd} (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, done.stdout + done.stderr
+
+
+def checked_rows(root: Path) -> dict[str, int]:
+    """The engine's stat cache: path → when its digest was last checked (hashing moves it)."""
+    with sqlite3.connect(f"file:{root / '.adapt' / 'state'}?mode=ro", uri=True) as db:
+        return dict(db.execute("SELECT path, checked_ns FROM files"))
+
+
+def medians(command: list[str], cwd: Path, repeat: int) -> str:
+    """Median wall and CPU seconds of `repeat` runs, as printed."""
+    runs = [run(command, cwd)[:2] for _ in range(repeat)]
+    wall, cpu = (statistics.median(column) for column in zip(*runs, strict=True))
+    return f"{wall:.3f} s (cpu {cpu:.3f} s)"
+
+
+def bench_size(base: Path, count: int, repeat: int, dvc: list[str] | None) -> None:
+    root = make_project(base, count)
+    adapt = [*adapt_command(), "build"]
+    first = run(adapt, root)[0]
+    run(adapt, root)  # untimed: warms the OS caches and the profile's token cache
+    repro = None
+    if dvc:
+        run([*dvc, "init", "--no-scm", "-q"], root)
+        run([*dvc, "config", "core.analytics", "false"], root)
+        run([*dvc, "stage", "add", "-q", "-n", "corpus", "-d", "docs", "-o", "corpus.txt", DVC_STAGE], root)
+        dvc_first = run([*dvc, "repro"], root)[0]
+        run([*dvc, "repro"], root)
+        repro = [*dvc, "repro"]
+    before = checked_rows(root)
+    walls, cpus, dvc_walls, dvc_cpus, up_to_date = [], [], [], [], True
+    for _ in range(repeat):
+        wall, cpu, out = run(adapt, root)
+        walls.append(wall)
+        cpus.append(cpu)
+        up_to_date &= "up to date" in out
+        if repro:
+            wall, cpu, out = run(repro, root)
+            dvc_walls.append(wall)
+            dvc_cpus.append(cpu)
+            up_to_date &= "up to date" in out
+    after = checked_rows(root)
+    hashed = sum(1 for path, checked in after.items() if before.get(path) != checked)
+    median = statistics.median(walls)
+    line = (
+        f"no-op adapt build {count:>6} knowledge files: median {median:.3f} s wall "
+        f"(min {min(walls):.3f}, cpu {statistics.median(cpus):.3f} s, {repeat} runs; first build {first:.1f} s), "
+        f"files hashed {hashed}, "
+        f"{'up to date' if up_to_date else 'NOT up to date'}"
     )
-    return time.perf_counter() - started, json.loads(done.stdout)
+    if repro:
+        dvc_median = statistics.median(dvc_walls)
+        line += (
+            f"; dvc repro median {dvc_median:.3f} s (min {min(dvc_walls):.3f}, "
+            f"cpu {statistics.median(dvc_cpus):.3f} s; first {dvc_first:.1f} s)"
+            f" = {dvc_median / median:.1f}x adapt's"
+        )
+    print(line, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,1000,10000")
+    parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--child", type=Path)
+    parser.add_argument("--no-dvc", action="store_true", help="Skip dvc even when it is installed.")
     args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
+    dvc = None if args.no_dvc else dvc_command()
     with tempfile.TemporaryDirectory() as tmp:
+        here = Path(tmp)
+        python = medians([sys.executable, "-c", "pass"], here, args.repeat)
+        cli = medians([*adapt_command(), "--version"], here, args.repeat)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"baseline medians: `python -c pass` {python}, `adapt --version` {cli}; "
+            f"load average {load} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        if dvc is None:
+            why = "--no-dvc" if args.no_dvc else "not installed; `pip install dvc` to compare"
+            print(f"dvc repro: not compared ({why})")
         for count in (int(s) for s in args.sizes.split(",")):
-            root = make_project(Path(tmp), count)
-            _, first = one_build(root)
-            assert first["ok"], first
-            one_build(root)  # warm the OS caches
-            walls, engines, hashed, up_to_date = [], [], 0, True
-            for _ in range(args.repeat):
-                wall, report = one_build(root)
-                walls.append(wall)
-                engines.append(report["engine"])
-                hashed += report["hashed"]
-                up_to_date &= report["up_to_date"]
-            print(
-                f"no-op build {count:>6} input files: median {statistics.median(walls):.3f} s wall "
-                f"(engine {statistics.median(engines) * 1000:.1f} ms), files hashed {hashed}, "
-                f"{'up to date' if up_to_date else 'NOT up to date'}"
-            )
+            bench_size(here, count, args.repeat, dvc)
 
 
 if __name__ == "__main__":

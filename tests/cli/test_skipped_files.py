@@ -92,8 +92,8 @@ def test_build_reads_text_without_an_extension_and_names_what_it_skipped(
     done = adapt("-C", str(root), "build", "knowledge.load")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout + done.stderr
-    assert "knowledge.load: 4 knowledge file(s) skipped: pkg/a.png (unsupported file type .png)" in out
-    assert "and 1 more (all of them in build/knowledge.load/skipped.json)" in out
+    assert "warning: data.knowledge.paths: 4 files skipped" in out
+    assert "pkg/a.png: unsupported file type .png" in out and "pkg/core: binary file (NUL bytes)" in out
     documents = (root / "build/knowledge.load/documents.jsonl").read_text().splitlines()
     assert [json.loads(line)["path"] for line in documents] == ["pkg/LICENSE", "pkg/README", "pkg/guide.md"]
     skipped = json.loads((root / "build/knowledge.load/skipped.json").read_text())

@@ -64,7 +64,7 @@ def test_sigterm_stops_the_step_and_exits_130(project: Path, tmp_path: Path) -> 
 
 
 def test_concurrent_builds_one_waits_both_succeed_built_once(project: Path, tmp_path: Path) -> None:
-    specs = (StepSpec("slow", "test.slow", params={"slow.seconds": 1.0}),)
+    specs = (StepSpec("slow", "test.slow", params={"slow.seconds": 3.0}),)
     write_specs(project, specs)
     runs = tmp_path / "runs.log"
     started = tmp_path / "started"

@@ -37,12 +37,15 @@ def test_noop_build_of_many_files_hashes_nothing(tmp_path: Path, kinds: list[str
 
 
 @pytest.mark.slow
-def test_noop_build_process_of_1000_files_is_under_half_a_second() -> None:
+def test_noop_build_process_of_1000_files_takes_under_0_4_cpu_seconds() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "1000", "--repeat", "5"],
+        [sys.executable, str(BENCH), "--sizes", "1000", "--repeat", "5", "--no-dvc"],
         capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
-    match = re.search(r"median ([\d.]+) s wall .* files hashed (\d+), up to date", done.stdout)
+    match = re.search(
+        r"median ([\d.]+) s wall \(min [\d.]+, cpu ([\d.]+) s.* files hashed (\d+), up to date", done.stdout
+    )
     assert match, done.stdout
-    assert float(match.group(1)) < 0.5
-    assert int(match.group(2)) == 0
+    assert float(match.group(2)) < 0.4, done.stdout  # CPU: wall time on a shared machine is load
+    assert float(match.group(1)) < 1.0, done.stdout
+    assert int(match.group(3)) == 0

@@ -81,7 +81,8 @@ def test_goal_not_met_names_the_rungs_tried_and_skipped() -> None:
 def test_markdown_and_chart(tmp_path: Path) -> None:
     train = tmp_path / "lora.train"
     train.mkdir()
-    measured = {"peak_memory_gb": 0.5, "wall_seconds": 12.0, "eval_loss_start": 3.0, "eval_loss": 2.0}
+    measured = {"peak_memory_gb": 0.5, "wall_seconds": 9.0, "step_seconds": 12.0, "eval_loss_start": 3.0,
+                "eval_loss": 2.0}  # fmt: skip
     (train / "metrics.json").write_text(json.dumps(measured))
     rows = training_rows({"lora": {"memory_gb": 0.4, "wall_hours": 0.005}}, {"lora.train": train})
     assert rows[0]["estimate"] == {"memory_gb": 0.4, "wall_seconds": 18.0}

@@ -23,6 +23,12 @@ MSG = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "conten
                     {"role": "assistant", "content": "hello"}]}  # fmt: skip
 
 
+def _load(root, config, key: str = "data.examples"):
+    """The records as a list (load_records streams them; its report is complete once they are read)."""
+    records, report = load_records(root, config, key)
+    return list(records), report
+
+
 @pytest.mark.parametrize(
     ("name", "content", "fmt", "first"),
     [
@@ -39,7 +45,7 @@ MSG = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "conten
 )  # fmt: skip
 def test_every_format_normalises_to_messages(tree, name: str, content: str, fmt: str, first: tuple) -> None:
     root = tree({name: content})
-    records, report = load_records(root, _cfg(name))
+    records, report = _load(root, _cfg(name))
     assert report.format == fmt and report.kept == 2
     record = records[0]
     assert (record.input, record.output, record.label) == first
@@ -53,7 +59,7 @@ def test_every_format_normalises_to_messages(tree, name: str, content: str, fmt:
 
 def test_forced_format(tree) -> None:
     root = tree({"q.jsonl": _jsonl({"question": "q", "answer": "a"})})
-    records, report = load_records(root, _cfg("q.jsonl", "prompt-completion"))
+    records, report = _load(root, _cfg("q.jsonl", "prompt-completion"))
     assert report.format == "prompt-completion" and records[0].input == "q"
 
 
@@ -65,7 +71,7 @@ def test_bad_rows_are_reported_with_their_lines(tree) -> None:
             )
         }
     )
-    records, report = load_records(root, _cfg("d.jsonl"))
+    records, report = _load(root, _cfg("d.jsonl"))
     assert [r.line for r in records] == [1, 4]
     assert [b["line"] for b in report.bad_rows] == [2, 3]
     assert "invalid JSON" in report.bad_rows[0]["message"]
@@ -73,14 +79,14 @@ def test_bad_rows_are_reported_with_their_lines(tree) -> None:
 
 def test_csv_bad_row_line_numbers(tree) -> None:
     root = tree({"d.csv": 'text,label\nok,a\n"multi\nline",b\ntoo,many,cells\nfine,c\n'})
-    records, report = load_records(root, _cfg("d.csv"))
+    records, report = _load(root, _cfg("d.csv"))
     assert [r.line for r in records] == [2, 3, 6]
     assert report.bad_rows[0]["line"] == 5 and "3 column(s)" in report.bad_rows[0]["message"]
 
 
 def test_json_array_lines(tree) -> None:
     rows = '[\n {"text": "a", "label": "x"},\n {"text": "b"},\n {"text": "c", "label": "y"}\n]\n'
-    records, report = load_records(tree({"d.json": rows}), _cfg("d.json"))
+    records, report = _load(tree({"d.json": rows}), _cfg("d.json"))
     assert [r.line for r in records] == [2, 4] and report.bad_rows[0]["line"] == 3
 
 
@@ -95,7 +101,7 @@ def test_exact_duplicates_dropped_near_duplicates_counted(tree) -> None:
     root = tree(
         {"d.csv": 'text,label\nHello there,a\nHello there,a\n"hello,  THERE!",a\nHello there,b\nother,a\n'}
     )
-    records, report = load_records(root, _cfg("d.csv"))
+    records, report = _load(root, _cfg("d.csv"))
     assert [r.line for r in records] == [2, 4, 5, 6]
     assert report.duplicates == [{"line": 3, "same_as": 2}]
     assert report.near_duplicates == [{"line": 4, "like": 2}]
@@ -110,6 +116,6 @@ def test_leakage_ignores_case_and_punctuation(tree) -> None:
             "eval.csv": "text,label\nwhere is my CARD,a\nbar,b\n",
         }
     )
-    train, _ = load_records(root, _cfg("train.csv"))
-    evaluation, _ = load_records(root, _cfg("eval.csv"), "data.eval")
-    assert leaked(train, evaluation) == [2]
+    train, _ = _load(root, _cfg("train.csv"))
+    evaluation, _ = _load(root, _cfg("eval.csv"), "data.eval")
+    assert [(record.line, line) for record, line in leaked(train, evaluation)] == [(2, 2)]

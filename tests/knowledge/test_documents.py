@@ -47,12 +47,6 @@ def test_binary_latin1_empty_and_unsupported(tree) -> None:
     )
 
 
-def test_strict_turns_unreadable_into_config_error(tree) -> None:
-    root = tree({"k/binary.txt": b"\x00" * 20})
-    with pytest.raises(ConfigError, match=r"k/binary\.txt"):
-        load_documents(root, ["k/binary.txt"], strict=True)
-
-
 def test_records_html_and_rst(tree) -> None:
     root = tree(
         {

@@ -1,4 +1,4 @@
-"""`adapt build --strict`: an unreadable knowledge file fails the build instead of being skipped."""
+"""An unreadable knowledge file: skipped with a warning naming it and why; `adapt build --strict` exits 3."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ def test_binary_file_is_skipped_or_with_strict_fails(tmp_path: Path) -> None:
     lenient = build(tmp_path)
     assert lenient.returncode == 0, lenient.stderr
     assert "docs/bad.md" in (tmp_path / "build/knowledge.load/skipped.json").read_text()
-    strict = build(tmp_path, "--strict")
-    assert strict.returncode == 1
-    assert "docs/bad.md" in strict.stdout + strict.stderr
+    assert "warning: data.knowledge.paths: 1 file skipped" in lenient.stderr
+    assert "  docs/bad.md: binary file (NUL bytes), not text" in lenient.stderr.splitlines()
+    strict = build(tmp_path, "--strict")  # the cached step is judged again: nothing reruns
+    assert strict.returncode == 3, strict.stderr
+    assert "error: --strict:" in strict.stderr and "docs/bad.md" in strict.stderr
+    assert "run knowledge.load" not in strict.stdout
     assert "Traceback" not in strict.stderr

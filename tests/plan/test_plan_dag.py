@@ -46,6 +46,7 @@ def test_steps_for_rag_icl_and_lora(plan) -> None:
     assert result.step("report").kind == "eval.report"
     assert set(result.step("report").deps) == {
         "eval.base", "eval.icl", "eval.icl+rag", "eval.icl+rag+lora", "lora.train", "rag.train_context",
+        "examples.load", "eval.load",  # the report's data checks: bad rows, eval/train leakage
     }  # fmt: skip
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
-from plan_worlds import MACHINE, decision, toml
+from plan_worlds import MACHINE, corpus, decision, toml
 
 from adaptfile.plan import estimate as est
 from adaptfile.plan.fit import TrainData, fit_training
 from adaptfile.plan.hardware import resolve_hardware
 from adaptfile.plan.model_info import ModelInfo
+from adaptfile.profile.model import DataProfile
 
 LLAMA_7B = ModelInfo("llama-7b", 7_000_000_000, 7_000_000_000, 4096, 32, 32, 32, 11008, 32000, 4096)
 
@@ -71,6 +74,30 @@ def test_flops_hours_and_cost() -> None:
     assert est.wall_hours(1e18, a100, checkpointing=True) == pytest.approx(2.5437 * 4 / 3, rel=1e-3)
 
 
+def test_a_run_costs_its_start_and_narrow_models_run_below_mfu() -> None:
+    a100 = gpu("A100-80GB")
+    wide = est.run_hours(1e18, a100, False, LLAMA_7B.hidden, 100)
+    assert wide == pytest.approx(
+        est.wall_hours(1e18, a100) + (est.RUN_START_S + 100 * est.STEP_OVERHEAD_S) / 3600
+    )
+    narrow = est.run_hours(1e15, a100, False, 64, 0) - est.RUN_START_S / 3600
+    assert narrow == pytest.approx(4 * est.wall_hours(1e15, a100))  # a quarter of the MFU at 64 wide
+
+
+def test_a_tiny_scratch_run_is_estimated_at_seconds_not_a_fraction(plan) -> None:
+    body = (
+        '[model]\nbase = "scratch"\n[model.scratch]\nlayers = 2\nhidden = 64\nheads = 4\n'
+        'vocab_size = 2048\ncontext = 512\n[data.knowledge]\npaths = ["docs/*.md"]\n'
+        '[hardware.train]\ndevice = "cpu"\n[pretrain]\nepochs = 20\n'
+    )
+    config = toml(body)
+    seconds = (
+        decision(plan(config, DataProfile(knowledge=corpus(4200))), "pretrain").estimate["wall_hours"] * 3600
+    )
+    flops_only = est.wall_hours(6 * 362_816 * 4200 * 20, resolve_hardware(config, MACHINE).train) * 3600
+    assert seconds > est.RUN_START_S + 3 * flops_only
+
+
 def test_compute_optimal_tokens() -> None:
     assert est.compute_optimal_tokens(7_000_000_000) == 140_000_000_000
 
@@ -93,7 +120,8 @@ def test_fit_prefers_the_biggest_batch_that_fits_and_reports_gpu_hours() -> None
     assert plan.settings["grad_accum"] == 4
     assert plan.tokens == 3 * 60_000
     assert plan.flops == pytest.approx(4 * 7e9 * 180_000)
-    assert plan.gpu_hours == pytest.approx(plan.flops / (312e12 * 0.35 * 3600))
+    fixed = est.RUN_START_S + math.ceil(59 * 3 / 16) * est.STEP_OVERHEAD_S  # 12 optimizer steps
+    assert plan.gpu_hours == pytest.approx(plan.flops / (312e12 * 0.35 * 3600) + fixed / 3600)
     assert plan.cost_usd == pytest.approx(plan.gpu_hours * 1.79)
     assert plan.estimate(LLAMA_7B)["label"].startswith("estimate, ±30%")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from plan_worlds import decision, pairs, profile, toml
+from plan_worlds import corpus, decision, pairs, profile, toml
 
 from adaptfile.config import STRATEGIES
 from adaptfile.errors import PlanError
@@ -130,6 +130,38 @@ def test_default_chunk_size_derives_from_the_embedder_window(plan) -> None:
     assert result.settings["rag"]["chunk_size"] == 224  # 7/8 of all-MiniLM-L6-v2's 256
     assert result.settings["rag"]["chunk_overlap"] == 28
     assert not any("window" in w for w in result.warnings)
+
+
+SMALL_CONTEXT = (
+    '[model]\nbase = "scratch"\n[model.scratch]\nlayers = 2\nhidden = 64\nheads = 4\nvocab_size = 2048\n'
+    'context = 512\n[data.knowledge]\npaths = ["docs/*.md"]\nchanges = "daily"\n'
+)
+
+
+def test_default_chunks_fit_a_512_token_context(plan) -> None:
+    data = DataProfile(knowledge=corpus(9000), examples=pairs(50, mean=40, longest=80, question=20))
+    result = plan(toml(SMALL_CONTEXT), data)
+    rag, icl = result.settings["rag"], decision(result, "icl").estimate
+    assert rag["chunk_size"] < 224  # the embedder alone would allow 224
+    retrieved = rag["top_k"] * rag["chunk_size"]
+    parts = icl["prompt_parts"]
+    assert parts["retrieved"] == retrieved
+    assert parts["instruction"] + parts["question"] + retrieved + 40 <= icl["prompt_limit"] <= 512
+    assert icl["shots"] >= 1  # a demonstration still fits beside the retrieved chunks
+    assert not any("retrieval adds" in w for w in result.warnings)
+
+
+def test_set_rag_sizes_are_kept_for_a_small_context(plan) -> None:
+    data = DataProfile(knowledge=corpus(9000), examples=pairs(50, mean=40, longest=80, question=20))
+    result = plan(toml(SMALL_CONTEXT + "[rag]\nchunk_size = 96\ntop_k = 3\n"), data)
+    assert (result.settings["rag"]["chunk_size"], result.settings["rag"]["top_k"]) == (96, 3)
+
+
+def test_default_top_k_stays_4_where_the_budget_holds_it(plan) -> None:
+    result = plan(
+        toml('[data.knowledge]\npaths = ["docs/*.md"]\nchanges = "daily"\n'), profile(knowledge=9000)
+    )
+    assert result.settings["rag"]["top_k"] == 4
 
 
 def test_chunk_size_beyond_the_embedder_window_warns(plan) -> None:

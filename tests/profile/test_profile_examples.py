@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,13 +296,34 @@ def test_eval_overlap_and_all_errors_at_once(project: ProjectMaker) -> None:
     )
 
 
-def test_rows_past_the_parse_limit_are_counted(
-    project: ProjectMaker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("adaptfile.profile.readers.PARSE_LIMIT", 100)
-    text = jsonl(*({"prompt": f"p{i:03}", "completion": "c"} for i in range(50)))
+def test_every_row_is_read_to_the_end_of_the_file(project: ProjectMaker) -> None:
+    """No parse limit: a bad row on the last line of the file is found and named with its reason."""
+    text = jsonl(*({"prompt": f"p{i:05}", "completion": "c"} for i in range(20_000))) + '{"prompt": "x\n'
     prof = _examples(project, "train.jsonl", text)
-    assert prof.rows == 50 and 0 < prof.unread_rows < 50
+    assert prof.rows == 20_000
+    assert [(issue.line, issue.message) for issue in prof.bad_rows] == [
+        (20_001, "invalid JSON: unterminated string (column 12)")
+    ]
+
+
+def test_rows_are_streamed_not_held(tmp_path: Path) -> None:
+    """Reading a JSON Lines or CSV file holds one line at a time: traced memory stays far below the file's
+    size. (The 300 MB end-to-end case is tests/cli/test_data_checks.py, marked slow.)"""
+    import tracemalloc
+
+    from adaptfile.profile.readers import RowReader
+
+    row = json.dumps({"prompt": "p" * 200, "completion": "c" * 200}) + "\n"
+    path = tmp_path / "big.jsonl"
+    path.write_text(row * 20_000)  # 8 MB
+    tracemalloc.start()
+    try:
+        count = sum(1 for raw in RowReader(path, "jsonl").rows() if raw.record is not None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000
+    assert peak < path.stat().st_size // 20, peak
 
 
 def test_read_examples_normalizes_rows(project: ProjectMaker) -> None:

@@ -105,7 +105,8 @@ def test_prompt_only_prints_the_exact_prompt(project: Path, capsys: pytest.Captu
     _build(project, selection="similar", shots=2)
     prompt_only(App(directory=project), ["How do I reset router model 7?"], as_json=True)
     shown = json.loads(capsys.readouterr().out)
-    assert set(shown) == {"question", "prompt", "messages", "shots", "tokens"}
+    assert set(shown) == {"variant", "question", "prompt", "messages", "shots", "tokens", "prompt_tokens"}
+    assert shown["variant"] is None and shown["prompt_tokens"] == shown["tokens"]["total"]
     assert shown["shots"][0]["input"] != "How do I reset router model 7?"  # never its own shot
     assert shown["prompt"].endswith("Question: How do I reset router model 7?\nAnswer:\n\n### Assistant:\n")
     assert shown["messages"][0] == {"role": "system", "content": "Answer briefly."}
@@ -115,8 +116,8 @@ def test_prompt_only_prints_the_exact_prompt(project: Path, capsys: pytest.Captu
 
 
 def test_prompt_only_without_a_build_says_what_to_run(tree) -> None:
-    from adaptfile.errors import UsageError
+    from adaptfile.errors import NotBuilt
 
     root = tree({"adapt.toml": TOML})
-    with pytest.raises(UsageError, match="no built prompt"):
+    with pytest.raises(NotBuilt, match="no built prompt"):
         prompt_only(App(directory=root), ["q"], as_json=True)

@@ -15,17 +15,23 @@ from adaptfile.errors import NotBuilt
 
 
 def prompt_only(app: App, questions: Iterable[str], as_json: bool, variant: str | None = None) -> None:
-    """For each question: instruction, shots (for "similar" the nearest, nearest first), retrieved context
-    where RAG is built, and the question — as text, or one JSON object per line with `as_json`.
-    With `variant`: exactly that variant's serving prompt (Runtime.assemble, its own tokenizer)."""
+    """For each question, the serving prompt of `variant` (default: the one `adapt ask` answers with, the
+    report's best) exactly as the model gets it (Runtime.assemble, its own tokenizer) — as text, or one JSON
+    object per line with `as_json`. Before any variant is built: the prompt.render step's prompt, with every
+    shot and, where RAG is built, the retrieved context."""
     project = app.project()
-    if variant is not None:
-        from adaptfile.runtime import Runtime
+    from adaptfile.runtime import Runtime
 
+    try:
         runtime = Runtime.from_build(project.root, variant)
+    except NotBuilt:
+        if variant is not None:
+            raise
+        runtime = None
+    if runtime is not None:
         for question in (q.strip() for q in questions):
             if question:
-                _show(app, runtime.assemble(question), as_json)
+                _show(app, runtime.assemble(question), as_json, runtime.name)
         return
     steps = _built_steps(project.root)
     if "prompt.render" not in steps:
@@ -53,16 +59,18 @@ def prompt_only(app: App, questions: Iterable[str], as_json: bool, variant: str 
         if not question:
             continue
         context = _retrieve(retriever, question) if retriever is not None else corpus
-        _show(app, build.assemble(question, context), as_json)
+        _show(app, build.assemble(question, context), as_json, None)
 
 
-def _show(app: App, assembled: Any, as_json: bool) -> None:
+def _show(app: App, assembled: Any, as_json: bool, variant: str | None) -> None:
+    """The prompt and its token count: the ids the model receives, as `adapt ask` and eval count them."""
     if as_json:
-        app.echo_json(assembled.to_json())
+        app.echo_json({"variant": variant, **assembled.to_json(), "prompt_tokens": assembled.tokens.total})
         return
     click.echo(assembled.prompt)
     tokens, shots, passages = assembled.tokens.total, len(assembled.shots), len(assembled.context)
-    click.echo(f"-- {shots} shots, {passages} passages, {tokens} prompt tokens", err=True)
+    source = variant or "prompt.render (no variant built yet)"
+    click.echo(f"-- {source}: {shots} shots, {passages} passages, {tokens} prompt tokens", err=True)
 
 
 def stdin_questions(stream: Any) -> Iterable[str]:

@@ -127,7 +127,10 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--require-goal", is_flag=True, help="Exit 1 when [goal] is set and no variant meets it (CI).")
 @click.option(
-    "--strict", is_flag=True, help="A knowledge file that cannot be read is an error, not a skipped file."
+    "--strict",
+    is_flag=True,
+    help="Bad example/eval rows, unreadable knowledge files and eval rows leaked from the training "
+    "examples are errors (exit 3), not warnings; also `[data] strict = true`.",
 )
 @pass_app
 def command(
@@ -156,8 +159,6 @@ def command(
         raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
     project = app.project()
     plan, meta, pins = planned(project, upgrade=upgrade)
-    if strict:
-        plan = strict_loading(plan)
     require_pins(plan, pins, steps)
     specs = plan.steps
     options = BuildOptions(
@@ -169,6 +170,7 @@ def command(
         wait=not no_wait,
         manifest_extra=manifest_extra(plan, project.config.model.model_dump(), meta.model),
         remote=remote_cache(project, enabled=not no_remote, push=not no_push),
+        strict=strict or project.config.data.strict,
     )
     if dry_run:
         verdicts = preview(project.root, specs, meta, options)
@@ -178,6 +180,7 @@ def command(
         return
     result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
+        _reject_findings(result.outcomes, strict)
         failed = result.failed
         if not failed:
             raise StepFailed("the build did not finish")
@@ -196,15 +199,18 @@ def command(
             )
 
 
-def strict_loading(plan: Plan) -> Plan:
-    """The plan with knowledge.load told to fail on unreadable files (a separate cache entry)."""
-    from dataclasses import replace
-
-    steps = tuple(
-        replace(s, params={**s.params, "strict": True}) if s.kind == "knowledge.load" else s
-        for s in plan.steps
+def _reject_findings(outcomes: list[Any], flag: bool) -> None:
+    """--strict (or [data] strict): steps rejected for their findings end the build with exit 3."""
+    rejected = [o for o in outcomes if o.outcome == "rejected"]
+    if not rejected:
+        return
+    lines = "\n".join(f"  {o.step_id}: {o.error}" for o in rejected)
+    why = "--strict" if flag else "[data] strict = true"
+    raise ConfigError(
+        f"{why}: the data has problems that a build without it only warns about:\n{lines}",
+        hint="fix the rows and files listed above (the warnings name each file and line), "
+        f"or build without {why}",
     )
-    return replace(plan, steps=steps)
 
 
 class GoalNotMet(StepFailed):

@@ -71,7 +71,8 @@ def _row_notes(rows: dict[str, Any]) -> str:
     bad = rows.get("bad_rows") or []
     if bad:
         notes.append(
-            f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']})"
+            f"{len(bad) + rows.get('omitted_issues', 0)} bad rows (first: {bad[0]['path']}:{bad[0]['line']}: "
+            f"{bad[0]['message']})"
         )
     return "; ".join(notes)
 
@@ -98,7 +99,7 @@ def _estimate_text(estimate: dict[str, Any]) -> str:
     """The few figures a person compares: prompt size and latency, or memory, time and cost."""
     lines = []
     if "prompt_tokens" in estimate:
-        lines.append(f"prompt ≈{estimate['prompt_tokens']:,} tokens")
+        lines.append(f"prompt ≈{estimate['prompt_tokens']:,} tokens est. (longest question)")
     if "latency_ms" in estimate:
         lines.append(f"latency ≈{estimate['latency_ms']:,.0f} ms")
     if "chunks" in estimate:

@@ -146,6 +146,11 @@ class DataConfig(Table):
     eval: ExamplesConfig | None = Field(
         None, description='Held-out pairs; for qa an optional "source" field names the gold document.'
     )
+    strict: bool = Field(
+        False,
+        description="Every build as with `adapt build --strict` (CI): bad rows, unreadable knowledge "
+        "files and eval rows that repeat training examples are errors, not warnings.",
+    )
 
 
 class NeedsConfig(Table):
@@ -254,10 +259,17 @@ class IclConfig(Table):
 
 class RagConfig(Table):
     chunk_size: int | None = Field(
-        None, ge=16, description="Chunk size in tokens; default fits the embedder's window."
+        None,
+        ge=16,
+        description="Chunk size in tokens; default fits the embedder's window and the prompt budget.",
     )
     chunk_overlap: int | None = Field(None, ge=0, description="Tokens shared by neighbouring chunks.")
-    top_k: int = Field(4, ge=1, le=100, description="Chunks retrieved per question.")
+    top_k: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="Chunks retrieved per question; fewer by default where the prompt budget is small.",
+    )
     embed_model: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",
         min_length=1,

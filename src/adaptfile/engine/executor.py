@@ -43,12 +43,13 @@ class BuildOptions:
     wait: bool = True  # wait for another build's lock instead of failing
     manifest_extra: dict[str, Any] | None = None  # the caller's top-level keys for build/manifest.json
     remote: RemoteCache | None = None  # a shared cache: restore on a local miss, push after a step runs
+    strict: bool = False  # a step's findings (bad rows, unreadable files) reject it instead of warning
 
 
 @dataclass
 class StepOutcome:
     step_id: str
-    outcome: str  # fresh | restored | ran | failed | blocked | skipped
+    outcome: str  # fresh | restored | ran | failed | rejected (--strict: findings) | blocked | skipped
     key: str | None = None
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -62,6 +63,7 @@ class BuildResult:
     outcomes: list[StepOutcome]
     seconds: float
     lock_written: bool = False
+    findings: list[dict[str, Any]] = field(default_factory=list)  # {"step", "check", "message", ...}
 
     @property
     def ok(self) -> bool:
@@ -76,7 +78,13 @@ class BuildResult:
         for o in self.outcomes:
             counts[o.outcome] = counts.get(o.outcome, 0) + 1
         up_to_date = self.ok and set(counts) <= {"fresh"}
-        return {"ok": self.ok, "up_to_date": up_to_date, "counts": counts, "seconds": round(self.seconds, 3)}
+        return {
+            "ok": self.ok,
+            "up_to_date": up_to_date,
+            "counts": counts,
+            "seconds": round(self.seconds, 3),
+            "warnings": len(self.findings),
+        }
 
 
 def build(
@@ -172,6 +180,7 @@ class _Build:
         self.entries: dict[str, Entry] = {}
         self.records: dict[str, tuple[str, dict[str, Any]]] = {}
         self.outcomes: list[StepOutcome] = []
+        self.findings: list[dict[str, Any]] = []
 
     def run(self) -> BuildResult:
         session = self.session
@@ -186,9 +195,9 @@ class _Build:
             elif any(dep not in self.entries for dep in spec.deps):
                 self.outcomes.append(StepOutcome(spec.id, "blocked", reasons=["upstream failed"]))
             else:
-                outcome = self._step(spec)
+                outcome = self._judge(spec, self._step(spec))
                 self.outcomes.append(outcome)
-                stopped = outcome.outcome == "failed" and not self.options.keep_going
+                stopped = outcome.outcome in ("failed", "rejected") and not self.options.keep_going
         try:
             session.state.flush()
             session.state.record_steps(self.records)
@@ -200,7 +209,7 @@ class _Build:
                 "no space left on device while recording the build (build/, adapt.lock, .adapt/state)",
                 hint=DISK_FULL_HINT,
             ) from None
-        result = BuildResult(self.outcomes, time.perf_counter() - self.started, lock_written)
+        result = BuildResult(self.outcomes, time.perf_counter() - self.started, lock_written, self.findings)
         self.reporter.build_finished(result.summary())
         return result
 
@@ -266,6 +275,22 @@ class _Build:
         self.reporter.step_finished(spec.id, "ran", seconds)
         self._push(spec.id, entry)
         return StepOutcome(spec.id, "ran", key, reasons, seconds)
+
+    def _judge(self, spec: StepSpec, outcome: StepOutcome) -> StepOutcome:
+        """Show the findings kept in the step's meta.json (whether it ran, was restored or is fresh);
+        with --strict a step with findings is rejected: downstream steps are blocked."""
+        entry = self.entries.get(spec.id)
+        if entry is None or outcome.outcome not in ("fresh", "restored", "ran"):
+            return outcome
+        findings = [f for f in entry.meta.get("findings") or [] if isinstance(f, dict) and f.get("message")]
+        for finding in findings:
+            self.reporter.finding(spec.id, finding)
+            self.findings.append({"step": spec.id, **finding})
+        if not findings or not self.options.strict:
+            return outcome
+        del self.entries[spec.id], self.records[spec.id]
+        text = "; ".join(str(f["message"]) for f in findings)
+        return StepOutcome(spec.id, "rejected", outcome.key, outcome.reasons, outcome.seconds, text)
 
     def _from_remote(self, spec: StepSpec, key: str) -> Entry | None:
         """The step's entry from the remote cache, downloaded and verified; None on a miss."""

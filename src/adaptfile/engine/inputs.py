@@ -8,16 +8,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from adaptfile.engine.errors import MissingInput
+from adaptfile.globwalk import GlobWalk
 
 _EXCLUDED = (".adapt/", "build/", ".git/")
 
 
-def expand_inputs(root: Path, patterns: Iterable[str], step_id: str) -> dict[str, str]:
+def expand_inputs(
+    root: Path, patterns: Iterable[str], step_id: str, walk: GlobWalk | None = None
+) -> dict[str, str]:
     """Paths matched by `patterns` (directories too: the stat cache skips them), sorted: name → path. Inside the project the name is the
     project-relative path (and so is the path); a file outside it (an absolute model directory)
-    is named "@<dir>/<rel>" after the pattern's directory, so keys never hold absolute paths."""
+    is named "@<dir>/<rel>" after the pattern's directory, so keys never hold absolute paths.
+    Steps of one build share `walk` (a root's directory listings) so each directory is listed once."""
     found: dict[str, str] = {}
     base = str(root)
+    walk = walk or GlobWalk(base)
     for pattern in patterns:
         pattern = pattern.replace("\\", "/").removeprefix("./")
         full = os.path.join(base, pattern)
@@ -33,12 +38,12 @@ def expand_inputs(root: Path, patterns: Iterable[str], step_id: str) -> dict[str
             pattern = pattern.rstrip("/") + "/**/*"
             full = os.path.join(base, pattern)
         if _inside(base, full):
-            for match in glob.glob(pattern, root_dir=base, recursive=True):
+            for match in walk.glob(pattern):
                 rel = match.replace(os.sep, "/")
                 if not rel.startswith(_EXCLUDED):
                     found[rel] = rel
         else:
-            for match in glob.glob(full, recursive=True):
+            for match in GlobWalk(os.curdir).glob(full):  # as glob.glob(full) lists it
                 _add(found, base, os.path.normpath(match), pattern)
     return dict(sorted(found.items()))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
@@ -21,6 +21,11 @@ class StepKind(Protocol):
     - `packages`: distributions whose installed versions enter the key (e.g. "torch").
     - `volatile` (optional): outputs that are measurements (timings, memory); they are kept and
       shown but never compared, so they do not enter downstream keys, adapt.lock or --frozen.
+
+    A step reports what it found wrong in its inputs (bad rows, unreadable files) with `ctx.warn()`:
+    the findings are kept in the cache entry's meta.json, not in its outputs, so every build shows
+    them again (also when the step is restored or fresh) and `--strict` can reject them, while keys,
+    outputs and adapt.lock stay the same with or without `--strict`.
     """
 
     name: str
@@ -68,6 +73,7 @@ class StepContext:
     log_file: TextIO
     on_progress: ProgressHook = field(default=lambda done, total, message: None)
     input_files: dict[str, str] = field(default_factory=dict)  # input name → path, when not under root
+    findings: list[dict[str, Any]] = field(default_factory=list)  # what warn() recorded, for meta.json
 
     def output(self, name: str) -> Path:
         """Where to write the output called `name`."""
@@ -85,6 +91,14 @@ class StepContext:
         """Append a line to the step's log (.adapt/logs/<step>.log)."""
         self.log_file.write(message.rstrip("\n") + "\n")
         self.log_file.flush()
+
+    def warn(self, check: str, message: str, details: Sequence[str] = (), count: int = 1) -> None:
+        """Record a finding about the step's inputs: `check` names the kind of problem ("bad-rows"),
+        `message` says it in one line, `details` are the first few locations ("data/x.jsonl:5: why").
+        The build shows it after the step and on every later build; `--strict` makes it an error."""
+        finding = {"check": check, "message": message, "details": list(details), "count": count}
+        self.findings.append(finding)
+        self.log(f"finding: {message}" + "".join(f"\n  {line}" for line in details))
 
     def progress(self, done: float, total: float | None = None, message: str = "") -> None:
         """Report progress of a long step (batches embedded, training steps done)."""

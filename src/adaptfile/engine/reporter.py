@@ -27,6 +27,10 @@ class Reporter:
 
     def warning(self, message: str) -> None: ...
 
+    def finding(self, step_id: str, finding: dict[str, Any]) -> None:
+        """A step's finding about its inputs (see StepContext.warn): by default a multi-line warning."""
+        self.warning(finding_text(finding))
+
     def build_finished(self, summary: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
@@ -41,13 +45,21 @@ def human_bytes(count: float) -> str:
     return f"{count} B"
 
 
+def finding_text(finding: dict[str, Any]) -> str:
+    """A finding as the lines a person reads: its message, then its first locations indented."""
+    return "\n".join([str(finding.get("message", "")), *(f"  {line}" for line in finding.get("details", []))])
+
+
 def summary_line(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
+    warned = summary.get("warnings", 0)
+    noted = f"; {warned} warning{'s' if warned != 1 else ''} about the data (see above)" if warned else ""
     if summary["up_to_date"]:
-        return f"up to date ({counts.get('fresh', 0)} steps)"
+        return f"up to date ({counts.get('fresh', 0)} steps){noted}"
     parts = [f"{n} {word}" for word, n in sorted(counts.items()) if n]
     return (
         f"build {'finished' if summary['ok'] else 'failed'}: {', '.join(parts)} in {summary['seconds']:.2f}s"
+        + noted
     )
 
 
@@ -119,6 +131,9 @@ class JsonReporter(Reporter):
 
     def warning(self, message: str) -> None:
         self._emit("warning", message=message)
+
+    def finding(self, step_id: str, finding: dict[str, Any]) -> None:
+        self._emit("warning", step=step_id, **finding)
 
     def build_finished(self, summary: dict[str, Any]) -> None:
         self._emit("build_finished", **summary)

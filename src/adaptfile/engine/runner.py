@@ -97,6 +97,7 @@ def _run_step(
             "parts": parts,
             "seconds": round(time.perf_counter() - started, 6),
             "peak_rss_kb": _peak_rss_kb(),
+            "findings": ctx.findings,
         }
         volatile = frozenset(name.rstrip("/") for name in getattr(kind, "volatile", ()))
         try:

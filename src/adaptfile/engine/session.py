@@ -17,6 +17,7 @@ from adaptfile.engine.protocol import StepKind
 from adaptfile.engine.registry import resolve_all
 from adaptfile.engine.state import State
 from adaptfile.engine.store import Store
+from adaptfile.globwalk import GlobWalk
 
 if TYPE_CHECKING:
     from adaptfile.plan.model import StepSpec
@@ -85,7 +86,8 @@ def open_session(
         lock=read_lock(layout.lockfile),
         records=state.step_records(),
     )
-    files = {spec.id: expand_inputs(layout.root, spec.inputs, spec.id) for spec in steps}
+    walk = GlobWalk(str(layout.root))
+    files = {spec.id: expand_inputs(layout.root, spec.inputs, spec.id, walk) for spec in steps}
     everything = sorted({path for named in files.values() for path in named.values()})
     digests = state.digests(layout.root, everything)
     state.flush()

@@ -48,6 +48,7 @@ class State:
         self._rows: dict[str, tuple[int, int, int, int, str, int]] | None = None
         self._pending: dict[str, tuple[int, int, int, int, str, int]] = {}
         self.hashed = 0  # files hashed by this process (a no-op build hashes none)
+        self._stored_keys: dict[str, str] = {}  # step id → key, as read or written here
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -126,18 +127,24 @@ class State:
     # -- step records and build history -----------------------------------------------------
     def step_records(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Each step's last built key and key parts."""
-        cursor = self.db.execute("SELECT step_id, key, parts FROM steps")
-        return {step_id: (key, json.loads(parts)) for step_id, key, parts in cursor}
+        rows = self.db.execute("SELECT step_id, key, parts FROM steps").fetchall()
+        self._stored_keys = {step_id: key for step_id, key, _ in rows}
+        return {step_id: (key, json.loads(parts)) for step_id, key, parts in rows}
 
     def record_steps(self, records: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        if not records:
-            return
+        """Store each step's key and parts; a step whose key is already stored is skipped (its parts are
+        what the key hashes), so a no-op build writes nothing."""
         rows = [
-            (step_id, key, json.dumps(parts, sort_keys=True)) for step_id, (key, parts) in records.items()
+            (step_id, key, json.dumps(parts, sort_keys=True))
+            for step_id, (key, parts) in records.items()
+            if self._stored_keys.get(step_id) != key
         ]
+        if not rows:
+            return
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO steps VALUES (?, ?, ?)", rows)
+        self._stored_keys.update((step_id, key) for step_id, key, _ in rows)
 
     def record_build(self, step_keys: dict[str, str]) -> None:
         """Append a build to the history unless it is the same as the last one."""

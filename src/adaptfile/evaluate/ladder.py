@@ -63,6 +63,8 @@ def escalate(root: Path, plan: Plan, meta: LockMeta, options: BuildOptions, repo
         raise UsageError(
             f"--force {unknown[0]}: no such step in this build", hint=f"steps: {', '.join(sorted(ids))}"
         )
+    if options.frozen:
+        _check_frozen(root, plan, specs, meta)
     shared = _Shared(reporter)
     done: dict[str, StepOutcome] = {}
     escalation = Escalation([])
@@ -86,6 +88,34 @@ def escalate(root: Path, plan: Plan, meta: LockMeta, options: BuildOptions, repo
         shared.finish(escalation)
     escalation.goal = _read_goal(root) if escalation.ok else None
     return escalation
+
+
+def _check_frozen(root: Path, plan: Plan, specs: list[StepSpec], meta: LockMeta) -> None:
+    """--frozen with a goal: every step of every rung is compared with adapt.lock before the first round
+    runs. Rungs past the first may be absent from the lock (the locked build met the goal before them);
+    the report is compared in each shape the escalation can give it (evaluated rungs 1, 1-2, ...)."""
+    from adaptfile.engine.dag import select
+    from adaptfile.engine.errors import FrozenMismatch
+    from adaptfile.engine.frozen import plan_lock_changes
+
+    ladder = rounds(plan)
+    first = {s.id for s in select(specs, ladder[0])}
+    optional = {s.id for s in specs} - first - {REPORT_STEP}
+    evaluated: list[str] = []
+    candidates = []
+    for targets in ladder:
+        evaluated += targets
+        report = _report_spec(plan.step(REPORT_STEP), plan, evaluated)
+        shaped = [report if s.id == REPORT_STEP else s for s in specs]
+        candidates.append(plan_lock_changes(root, shaped, meta, optional))
+        if not candidates[-1]:
+            return
+    problems = min(candidates, key=len)
+    raise FrozenMismatch(
+        "--frozen: the build would change adapt.lock (checked for every rung of the goal ladder before "
+        "running anything):\n  " + "\n  ".join(problems),
+        hint="run `adapt build` without --frozen and commit adapt.lock",
+    )
 
 
 def _round(build: Any, root: Path, specs: list[StepSpec], meta: LockMeta, options: BuildOptions,
@@ -113,7 +143,9 @@ def _report_spec(spec: StepSpec, plan: Plan, evaluated: Sequence[str]) -> StepSp
     sft = any(t.removesuffix(".train") in TRAINERS for t in trained)
     recall = tuple(d for d in spec.deps if d == "rag.train_context" and sft)
     imported = tuple(d for d in spec.deps if d == "model.import")  # a GGUF base: the report names it
-    return dataclasses.replace(spec, deps=(*(v.eval_step for v in variants), *trained, *recall, *imported))
+    loads = tuple(d for d in spec.deps if d in ("eval.load", "examples.load"))  # bad rows, leakage
+    deps = (*(v.eval_step for v in variants), *trained, *recall, *imported, *loads)
+    return dataclasses.replace(spec, deps=deps)
 
 
 def _verdict(root: Path, plan: Plan, evaluated: list[str], goal: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +176,7 @@ class _Shared(Reporter):
 
     def __init__(self, inner: Reporter) -> None:
         self.inner = inner
+        self.findings: dict[tuple[str, str], dict[str, Any]] = {}  # each shown once, not once per round
 
     def build_started(self, total: int) -> None:
         self.inner.build_started(total)
@@ -169,6 +202,12 @@ class _Shared(Reporter):
     def warning(self, message: str) -> None:
         self.inner.warning(message)
 
+    def finding(self, step_id: str, finding: dict[str, Any]) -> None:
+        seen = (step_id, str(finding.get("message")))
+        if seen not in self.findings:
+            self.findings[seen] = finding
+            self.inner.finding(step_id, finding)
+
     def build_finished(self, summary: dict[str, Any]) -> None:
         pass  # one summary for the whole escalation: see finish()
 
@@ -181,7 +220,7 @@ class _Shared(Reporter):
             counts[o.outcome] = counts.get(o.outcome, 0) + 1
         up_to_date = escalation.ok and set(counts) <= {"fresh"}
         summary = {"ok": escalation.ok, "up_to_date": up_to_date, "counts": counts,
-                   "seconds": round(escalation.seconds, 3)}  # fmt: skip
+                   "seconds": round(escalation.seconds, 3), "warnings": len(self.findings)}  # fmt: skip
         self.inner.build_finished(summary)
         self.inner.close()
 

@@ -139,7 +139,8 @@ def training_rows(estimates: dict[str, Any], measured: dict[str, Path]) -> list[
                 },
                 "measured": {
                     "peak_memory_gb": _round(m.get("peak_memory_gb")),
-                    "wall_seconds": _round(m.get("wall_seconds")),
+                    "wall_seconds": _round(m.get("step_seconds", m.get("wall_seconds"))),  # the whole step
+                    "train_seconds": _round(m.get("wall_seconds")),  # the optimizer steps alone
                     "tokens_per_s": _round(m.get("tokens_per_s")),
                     "eval_loss_start": _round(m.get("eval_loss_start")),
                     "eval_loss": _round(m.get("eval_loss")),
@@ -195,14 +196,31 @@ def render_markdown(report: dict[str, Any]) -> str:
             cells = [t["method"], _fmt(e["memory_gb"]), _fmt(m["peak_memory_gb"]), _fmt(e["wall_seconds"]),
                      _fmt(m["wall_seconds"]), loss]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Estimates are ±30% until measured."]
+        lines += ["", "Estimates are ±30% until measured. Wall time is the whole training step: starting, "
+                  "loading the data, training, and the eval loss before and after."]  # fmt: skip
         lines += [f"\n**Warning**: {t['warning']}." for t in report["training"] if t.get("warning")]
+    lines += _data_lines(report.get("data") or {})
     recall = report.get("train_retrieval")
     if recall and recall.get("with_source"):
         lines += ["", f"RAG variants train on what retrieval returns: retrieval recall on the training examples "
                   f"{recall['gold_retrieved']} / {recall['with_source']} ({_fmt(recall['recall'])}) at top "
                   f"{recall['top_k']}; examples whose gold passage was missed are kept (RAFT)."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    """The data checks: bad rows skipped per file, eval rows that repeat training examples."""
+    lines = []
+    for loaded in data.get("files", []):
+        if loaded["bad_rows"]:
+            lines += ["", f"Data: {loaded['path']}: {loaded['bad_rows']} bad rows skipped:", ""]
+            lines += [f"- `{text}`" for text in loaded["first"]]
+    leakage = data.get("leakage")
+    if leakage and leakage["count"]:
+        lines += ["", f"Leakage: {leakage['count']} eval rows of {leakage['eval']} repeat a training example of "
+                  f"{leakage['train']}; their scores are inflated:", ""]  # fmt: skip
+        lines += [f"- `{text}`" for text in leakage["first"]]
+    return lines
 
 
 def goal_sentence(goal: dict[str, Any]) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,21 +54,21 @@ class LoadReport:
     kept: int = 0
     duplicates: list[dict[str, int]] = field(default_factory=list)  # {"line", "same_as"}: dropped
     near_duplicates: list[dict[str, int]] = field(default_factory=list)  # {"line", "like"}: kept
-    bad_rows: list[dict[str, Any]] = field(default_factory=list)  # {"line", "message"}: skipped
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)  # {"line", "message"}: the first 200 skipped
     labels: dict[str, int] = field(default_factory=dict)
+    bad_row_count: int = 0  # every bad row, listed or not
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["duplicate_count"] = len(self.duplicates)
         data["near_duplicate_count"] = len(self.near_duplicates)
-        data["bad_row_count"] = len(self.bad_rows)
         return data
 
     def summary(self) -> str:
         return (
             f"{self.path}: {self.rows} rows ({self.format}), {self.kept} kept; "
             f"{len(self.duplicates)} exact duplicates dropped, {len(self.near_duplicates)} near-duplicates, "
-            f"{len(self.bad_rows)} bad rows skipped"
+            f"{self.bad_row_count} bad rows skipped"
         )
 
 
@@ -80,55 +81,72 @@ def as_record(line: int, example: Example) -> Record:
     )
 
 
-def load_records(root: Path, config: Any, key: str = "data.examples") -> tuple[list[Record], LoadReport]:
-    """Every valid row of the file as a Record, exact duplicates dropped; the report lists what was dropped."""
+def load_records(root: Path, config: Any, key: str = "data.examples") -> tuple[Iterator[Record], LoadReport]:
+    """Every valid row of the file as a Record, exact duplicates dropped, streamed: the report lists
+    the bad rows at once, and counts rows, duplicates and labels as the records are consumed."""
     scan = scan_examples(root, config, key)  # raises ConfigError naming file and lines when nothing is valid
     profile = scan.profile
-    report = LoadReport(profile.path, profile.format)
+    report = LoadReport(profile.path, profile.format, bad_row_count=profile.bad_row_count)
     report.bad_rows = [{"line": i.line, "message": i.message} for i in profile.bad_rows]
-    path = root / config.path
-    rows: list[Record] = []
-    for raw in RowReader(path, file_type(path) or "jsonl").rows():
-        if raw.record is None:
-            continue
-        try:
-            rows.append(as_record(raw.line, normalize(raw.record, profile.format)))
-        except RowError:
-            continue
-    report.rows = len(rows)
-    kept = dedupe(rows, report)
-    report.kept = len(kept)
-    for record in kept:
+    return _records(root / config.path, profile.format, report), report
+
+
+def _records(path: Path, fmt: str, report: LoadReport) -> Iterator[Record]:
+    def valid() -> Iterator[Record]:
+        for raw in RowReader(path, file_type(path) or "jsonl").rows():
+            if raw.record is None:
+                continue
+            try:
+                record = as_record(raw.line, normalize(raw.record, fmt))
+            except RowError:
+                continue
+            report.rows += 1
+            yield record
+
+    labels: dict[str, int] = {}
+    for record in dedupe(valid(), report):
+        report.kept += 1
         if record.label is not None:
-            report.labels[record.label] = report.labels.get(record.label, 0) + 1
-    report.labels = dict(sorted(report.labels.items()))
-    return kept, report
+            labels[record.label] = labels.get(record.label, 0) + 1
+        yield record
+    report.labels = dict(sorted(labels.items()))
 
 
-def dedupe(records: Sequence[Record], report: LoadReport) -> list[Record]:
-    """Drop exact duplicates (same turns and label); count near-duplicates (same normalised input + output)."""
-    exact: dict[tuple[Any, ...], int] = {}
-    near: dict[tuple[str, str], int] = {}
-    kept: list[Record] = []
+def dedupe(records: Iterable[Record], report: LoadReport) -> Iterator[Record]:
+    """Drop exact duplicates (same turns and label); count near-duplicates (same normalised input + output).
+    Rows are remembered by digest, not kept."""
+    exact: dict[bytes, int] = {}
+    near: dict[bytes, int] = {}
     for record in records:
-        key = (record.messages, record.label)
+        key = _digest((record.messages, record.label))
         if key in exact:
             report.duplicates.append({"line": record.line, "same_as": exact[key]})
             continue
         exact[key] = record.line
-        fuzzy = (normal_text(record.input), normal_text(record.output))
+        fuzzy = _digest((normal_text(record.input), normal_text(record.output)))
         if fuzzy in near:
             report.near_duplicates.append({"line": record.line, "like": near[fuzzy]})
         else:
             near[fuzzy] = record.line
-        kept.append(record)
-    return kept
+        yield record
 
 
-def leaked(train: Iterable[Record], evaluation: Iterable[Record]) -> list[int]:
-    """Lines of eval rows whose normalised input also appears among the training examples."""
-    seen = {normal_text(record.input) for record in train}
-    return [record.line for record in evaluation if normal_text(record.input) in seen]
+def _digest(value: object) -> bytes:
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def leaked(train: Iterable[Record], evaluation: Iterable[Record]) -> list[tuple[Record, int]]:
+    """Eval records whose normalised input also appears among the training examples, each with the line
+    of the first training example that has it."""
+    seen: dict[bytes, int] = {}
+    for record in train:
+        seen.setdefault(_digest(normal_text(record.input)), record.line)
+    found = []
+    for record in evaluation:
+        line = seen.get(_digest(normal_text(record.input)))
+        if line is not None:
+            found.append((record, line))
+    return found
 
 
 def write_records(path: Path, records: Iterable[Record]) -> None:
@@ -139,5 +157,12 @@ def write_records(path: Path, records: Iterable[Record]) -> None:
 
 
 def read_records(path: Path) -> list[Record]:
+    return list(iter_records(path))
+
+
+def iter_records(path: Path) -> Iterator[Record]:
+    """The records of an examples.jsonl, one at a time."""
     with path.open(encoding="utf-8") as handle:
-        return [Record.from_json(json.loads(line)) for line in handle if line.strip()]
+        for line in handle:
+            if line.strip():
+                yield Record.from_json(json.loads(line))

@@ -58,12 +58,10 @@ class Unreadable(Exception):
     """A file that holds no text we can read (binary, undecodable, unsupported type)."""
 
 
-def load_documents(
-    root: Path, files: Iterable[str], text_field: str = "text", strict: bool = False
-) -> LoadResult:
-    """Read `files` (project-relative) under `root`. Unreadable files are skipped, or with `strict` a ConfigError."""
+def load_documents(root: Path, files: Iterable[str], text_field: str = "text") -> LoadResult:
+    """Read `files` (project-relative) under `root`. Unreadable files are skipped, each with its reason."""
     result = LoadResult()
-    result.documents = list(iter_documents(root, files, text_field, strict, result.skipped))
+    result.documents = list(iter_documents(root, files, text_field, result.skipped))
     return result
 
 
@@ -71,22 +69,15 @@ def iter_documents(
     root: Path,
     files: Iterable[str],
     text_field: str = "text",
-    strict: bool = False,
     skipped: list[tuple[str, str]] | None = None,
 ) -> Iterator[SourceDocument]:
     """The documents of `files` in path order, read one at a time; each file skipped is appended to
-    `skipped` with its reason (with `strict`, an unreadable file is a ConfigError)."""
+    `skipped` with its reason."""
     skipped = skipped if skipped is not None else []
     for rel in sorted(set(files)):
         try:
             doc = read_document(root, rel, text_field)
         except Unreadable as why:
-            if strict:
-                raise ConfigError(
-                    f"data.knowledge.paths: {rel}: {why}",
-                    hint="remove the file, narrow the glob in data.knowledge.paths, or build without --strict "
-                    f"(read are {', '.join(sorted(SUPPORTED))} and text files without an extension)",
-                ) from None
             skipped.append((rel, str(why)))
             continue
         if not doc.text.strip():

@@ -266,8 +266,10 @@ def eval_steps(
     variants: tuple[Variant, ...],
     settings: dict[str, Any],
     decisions: dict[str, StrategyDecision],
+    loads: tuple[str, ...] = (),
 ) -> tuple[StepSpec, ...]:
-    """eval.<variant> for each variant (its own artifacts + eval.load only), then the report over all of them."""
+    """eval.<variant> for each variant (its own artifacts + eval.load only), then the report over all of
+    them; the report also reads `loads` (examples.load, eval.load): their bad rows, and eval/train leakage."""
     if not config.data.eval:
         return ()
     common = {
@@ -305,7 +307,7 @@ def eval_steps(
     rag = any("rag.index" in v.steps for v in variants)
     retrieval = ("rag.train_context",) if sft and rag else ()  # its recall on the training examples
     imported = (IMPORT_STEP,) if model.source == "gguf" else ()  # the report names the GGUF source
-    deps = (*(v.eval_step for v in variants), *trained, *retrieval, *imported)
+    deps = (*(v.eval_step for v in variants), *trained, *retrieval, *imported, *sorted(set(loads)))
     return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
 
 

@@ -29,6 +29,19 @@ LOGIT_BYTES = 6  # per token × vocab at 16-bit: the logits, log-softmax and its
 CPU_ALLOCATOR_HOLD = 2.0  # CPU peak RSS ≈ 2 steps of activations: freed blocks stay with glibc's allocator
 RECOMPUTE = 4 / 3  # gradient checkpointing reruns the forward pass
 TOKENS_PER_PARAM = 20  # compute-optimal pre-training (Chinchilla)
+# A narrow model runs far below MFU: its matrix products are a few dozen wide and memory-bound work (softmax
+# over the vocabulary, norms, the optimizer) weighs more. A 2-layer, 64-wide scratch model trained at ≈0.4 ms a
+# token on 2 CPU cores where 6·N FLOPs at MFU promised ≈0.06 ms; efficiency is taken to grow with the width up
+# to FULL_WIDTH (64 wide: a quarter). Models this narrow exist only as scratch models; real ones are wider.
+FULL_WIDTH = 256
+# Seconds a training step spends besides its optimizer steps: importing torch and transformers, building or
+# loading the model, tokenizing and packing the data, the eval loss before and after, saving. Measured 4-10 s
+# (median ≈6) for scratch models on 2 CPU cores; with STEP_OVERHEAD_S it is why tiny runs took 5-11× their
+# FLOP estimate.
+RUN_START_S = 5.0
+# Seconds each optimizer step costs besides its FLOPs (the Trainer's bookkeeping and logging, the optimizer,
+# launching many small kernels): 60 steps of one 111-token row took 0.17 s each where their FLOPs need 0.04 s.
+STEP_OVERHEAD_S = 0.1
 LORA_FLOP_SHARE = 2 / 3  # no weight gradients for frozen weights
 _LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -164,6 +177,18 @@ def wall_hours(flops: float, hw: HardwareProfile, checkpointing: bool = False) -
     """FLOPs / (P × peak FLOP/s × MFU × 3600), times the recompute of gradient checkpointing."""
     factor = RECOMPUTE if checkpointing else 1.0
     return flops * factor / (hw.devices * hw.tflops * 1e12 * MFU * 3600)
+
+
+def width_efficiency(hidden: int) -> float:
+    """The share of MFU a model of this width reaches: 1 from FULL_WIDTH up, hidden / FULL_WIDTH below."""
+    return min(1.0, hidden / FULL_WIDTH)
+
+
+def run_hours(flops: float, hw: HardwareProfile, checkpointing: bool, hidden: int, steps: int) -> float:
+    """A training step's wall time: the FLOPs at the device's MFU (less for a narrow model, see FULL_WIDTH),
+    plus RUN_START_S to start the run and STEP_OVERHEAD_S per optimizer step."""
+    fixed = RUN_START_S + steps * STEP_OVERHEAD_S
+    return wall_hours(flops, hw, checkpointing) / width_efficiency(hidden) + fixed / 3600
 
 
 def compute_optimal_tokens(params: int) -> int:

@@ -154,6 +154,7 @@ def fit_training(
     if accum == "auto":
         accum = max(1, math.ceil(target / (batch * hw.devices)))
     tokens = epoch_tokens * knobs.epochs
+    steps = math.ceil(sequences * knobs.epochs / (batch * int(accum) * hw.devices))
     flops = est.training_flops(method, model, tokens)
     resolved = {
         "batch_size": batch,
@@ -174,7 +175,7 @@ def fit_training(
         hardware=hw,
         tokens=tokens,
         flops=flops,
-        wall_hours=est.wall_hours(flops, hw, ckpt),
+        wall_hours=est.run_hours(flops, hw, ckpt, model.hidden, steps),
         notes=(note,) if note else (),
         unforced=unforced,
     )

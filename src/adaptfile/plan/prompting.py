@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from adaptfile.config.model import AdaptConfig
+from adaptfile.config.model import AdaptConfig, RagConfig
 from adaptfile.errors import PlanError
 from adaptfile.plan import estimate as est
 from adaptfile.plan.hardware import Hardware
@@ -36,11 +36,28 @@ DEFAULT_SHOTS = 4  # demonstrations wanted when icl.shots is not set
 
 
 MAX_WINDOW = 2  # neighbouring chunks returned on each side of a hit, at most, by default
+DEFAULT_TOP_K = RagConfig.model_fields["top_k"].default  # chunks retrieved when rag.top_k is not set
+MIN_AUTO_CHUNK = 64  # default chunks shrink to fit a small prompt budget, but not below this
+MIN_CHUNK = RagConfig.model_fields["chunk_size"].metadata[0].ge  # rag.chunk_size's lower bound
 
 
 def passage_tokens(chunk: int, overlap: int, window: int) -> int:
     """Tokens of one retrieved passage: the hit chunk plus `window` neighbours on each side."""
     return chunk + 2 * window * (chunk - overlap)
+
+
+def default_chunking(chunk_size: int | None, top_k: int | None, window: int, room: int) -> tuple[int, int]:
+    """(chunk size, top_k): what is set, else defaults that fit both the embedder's window (7/8 of it) and
+    `room`, the prompt tokens left for retrieved text. A small-context model gets smaller chunks first, down
+    to MIN_AUTO_CHUNK tokens, then fewer of them; a large one keeps the embedder's chunk and the top 4."""
+    wanted = top_k or DEFAULT_TOP_K
+    if chunk_size is not None:
+        return chunk_size, top_k or max(1, min(wanted, room // chunk_size))
+    chunk = window * 7 // 8
+    if wanted * chunk <= room:
+        return chunk, wanted
+    chunk = max(MIN_CHUNK, room // wanted, min(chunk, MIN_AUTO_CHUNK))
+    return chunk, top_k or max(1, min(wanted, room // chunk))
 
 
 def answer_budget(task: str, context: int | None, longest_answer: int = 0) -> int:
@@ -98,7 +115,7 @@ def decide_prompting(
     base = instruction + question
 
     rag, rag_settings, retrieved, in_prompt = _decide_rag(
-        config, profile, limit - base, include, exclude, warnings
+        config, profile, limit - base, math.ceil(shot) if rows else 0, include, exclude, warnings
     )
     fixed = base + retrieved + (profile.knowledge.tokens if in_prompt and profile.knowledge else 0)
     serve = hardware.serve
@@ -196,7 +213,8 @@ def _decide_icl(
         else "zero-shot (no data.examples)"
     )
     reason = (
-        f"ICL is the baseline: {what}; ≈{estimate['prompt_tokens']:,} of {limit:,} prompt tokens, "
+        f"ICL is the baseline: {what}; ≈{estimate['prompt_tokens']:,} of {limit:,} prompt tokens est. for the "
+        "longest question, "
         f"≈{estimate['latency_ms']:,.0f} ms est. per request"
     )
     if config.goal is not None and profile.eval is not None:
@@ -208,6 +226,7 @@ def _decide_rag(
     config: AdaptConfig,
     profile: DataProfile,
     room: int,
+    shot_room: int,
     include: set[str],
     exclude: set[str],
     warnings: list[str],
@@ -223,7 +242,8 @@ def _decide_rag(
         return StrategyDecision("rag", "not_needed", "no [data.knowledge] corpus"), {}, 0, False
     r = config.rag
     window, dims, known = embedder_window(r.embed_model)
-    chunk = r.chunk_size or window * 7 // 8
+    chunk, top_k = default_chunking(r.chunk_size, r.top_k if "top_k" in r.model_fields_set else None,
+                                    window, room - (shot_room if "icl" not in exclude else 0))  # fmt: skip
     overlap = r.chunk_overlap if r.chunk_overlap is not None else chunk // 8
     if not known and r.chunk_size is None:
         warnings.append(
@@ -237,7 +257,7 @@ def _decide_rag(
         )
     corpus = profile.knowledge.tokens
     chunks = math.ceil(corpus / max(chunk - overlap, 1))
-    hits = min(r.top_k, chunks)
+    hits = min(top_k, chunks)
     neighbours = r.window
     if neighbours is None:  # the widest small-to-big passage (±2 chunks measured best) that still fits
         fitting = [w for w in range(MAX_WINDOW, 0, -1) if hits * passage_tokens(chunk, overlap, w) <= room]
@@ -251,7 +271,7 @@ def _decide_rag(
         "index_mb": est.sig(chunks * dims * 4 / 1e6),
         "retrieved_tokens": retrieved,
     }
-    settings = {"chunk_size": chunk, "chunk_overlap": overlap, "top_k": r.top_k, "embed_model": r.embed_model,
+    settings = {"chunk_size": chunk, "chunk_overlap": overlap, "top_k": top_k, "embed_model": r.embed_model,
                 "store": r.store, "url": r.url, "retriever": r.retriever, "embed_window": window,
                 "window": neighbours}  # fmt: skip
     triggers = []
@@ -278,7 +298,7 @@ def _decide_rag(
             corpus <= room,
         )
     detail = (
-        f"{chunks:,} chunks of {chunk} tokens, top {r.top_k} widened by ±{neighbours} neighbouring chunks "
+        f"{chunks:,} chunks of {chunk} tokens, top {top_k} widened by ±{neighbours} neighbouring chunks "
         f"= {retrieved:,} tokens per prompt"
     )
     if retrieved > room:

@@ -10,7 +10,7 @@ from adaptfile.plan.dag import TUNED_RAG, build_steps, eval_steps, plan_variants
 from adaptfile.plan.embedder import decide_embedder
 from adaptfile.plan.finetune import decide_finetuning
 from adaptfile.plan.hardware import Hardware, HardwareProfile
-from adaptfile.plan.model import Plan, StrategyDecision
+from adaptfile.plan.model import Plan, StepSpec, StrategyDecision
 from adaptfile.plan.model_info import EmbedderRef, ModelInfo, format_count
 from adaptfile.plan.pretraining import decide_pretraining
 from adaptfile.plan.prompting import FAST_CHANGES, decide_prompting, text_tokens
@@ -76,7 +76,7 @@ def make_plan(
         project=config.project.name,
         strategies=tuple(decisions[n] for n in STRATEGIES),
         warnings=tuple(dict.fromkeys(warnings)),
-        steps=(*steps, *eval_steps(config, model, variants, settings, decisions)),
+        steps=(*steps, *eval_steps(config, model, variants, settings, decisions, _loads(steps))),
         ladder=ladder,
         settings=settings,
         model=_model_facts(model),
@@ -112,6 +112,14 @@ def _ladder(config: AdaptConfig, decisions: dict[str, StrategyDecision]) -> tupl
     return tuple(rungs), conditional
 
 
+BAD_ROWS_SHOWN = 3  # bad rows named in the plan's warning; `adapt plan --json` lists up to 200
+
+
+def _loads(steps: tuple[StepSpec, ...]) -> tuple[str, ...]:
+    """The steps that load annotated rows (examples.load, eval.load): the report checks them for leakage."""
+    return tuple(s.id for s in steps if s.kind == "examples.load")
+
+
 def _data_warnings(config: AdaptConfig, profile: DataProfile) -> list[str]:
     warnings = []
     if config.goal is not None and config.data.eval is None:
@@ -130,7 +138,12 @@ def _data_warnings(config: AdaptConfig, profile: DataProfile) -> list[str]:
             warnings.append(f"{pairs.path}: {pairs.duplicates} duplicate rows")
         bad = len(pairs.bad_rows) + getattr(pairs, "omitted_issues", 0)
         if bad:
-            warnings.append(f"{pairs.path}: {bad} bad rows skipped")
+            first = "; ".join(f"{i.path}:{i.line}: {i.message}" for i in pairs.bad_rows[:BAD_ROWS_SHOWN])
+            more = f"; and {bad - BAD_ROWS_SHOWN} more" if bad > BAD_ROWS_SHOWN else ""
+            warnings.append(
+                f"{pairs.path}: {bad} bad rows skipped ({first}{more}); fix them, "
+                "or `adapt build --strict` fails on them"
+            )
     overlap = getattr(profile, "eval_overlap", 0)
     if overlap:
         warnings.append(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,57 @@ MAX_ISSUES = 200  # bad rows listed one by one; the rest are counted in `omitted
 
 
 @dataclass
-class _Row:
-    line: int
-    fmt: str | None  # detected (auto) or forced format
-    example: Example | None = None
-    error: str | None = None
-    record: dict[str, Any] | None = None  # kept only when no format was detected
+class _Tally:
+    """Running figures of the rows of one format: the file is streamed, rows are not kept."""
+
+    detected: int = 0  # rows whose fields announce this format, valid or not
+    rows: int = 0  # valid rows
+    tokens_sum: int = 0
+    tokens_max: int = 0
+    input_max: int = 0
+    output_max: int = 0
+    seen: set[bytes] = field(default_factory=set)  # digests of whole rows, for duplicates
+    inputs: set[bytes] = field(default_factory=set)  # digests of normalised inputs, for leakage
+    labels: set[str] = field(default_factory=set)
+    with_source: int = 0
+    sources: dict[str, int] = field(default_factory=dict)
+    lines: list[int] = field(default_factory=list)  # the first MAX_ISSUES valid rows' lines
+
+    def add(self, line: int, example: Example) -> None:
+        size_in, size_out = estimate_tokens(example.input), estimate_tokens(example.output)
+        self.rows += 1
+        self.tokens_sum += size_in + size_out
+        self.tokens_max = max(self.tokens_max, size_in + size_out)
+        self.input_max, self.output_max = max(self.input_max, size_in), max(self.output_max, size_out)
+        self.seen.add(_digest(example.messages or (example.input, example.output)))
+        self.inputs.add(_digest(normal_text(example.input)))  # case/punctuation variants leak too
+        if example.label is not None:
+            self.labels.add(example.label)
+        if example.source is not None:
+            self.with_source += 1
+            self.sources[example.source] = self.sources.get(example.source, 0) + 1
+        if len(self.lines) < MAX_ISSUES:
+            self.lines.append(line)
+
+
+@dataclass
+class _Scan:
+    """Everything one pass over a file keeps: tallies per format and the first rows of each problem."""
+
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+    total: int = 0  # non-blank rows
+    errors: list[tuple[int, str]] = field(default_factory=list)  # first MAX_ISSUES unreadable rows
+    error_count: int = 0
+    unknown: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # first rows of no format
+    unknown_count: int = 0
+
+    def tally(self, fmt: str) -> _Tally:
+        return self.tallies.setdefault(fmt, _Tally())
+
+    def error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ISSUES:
+            self.errors.append((line, message))
 
 
 @dataclass
@@ -59,35 +103,42 @@ def read_examples(root: Path, config: ExamplesConfig, key: str = "data.examples"
 
 
 def scan_examples(root: Path, config: ExamplesConfig, key: str = "data.examples") -> ExamplesScan:
-    """Read every row once; rows of a minority format or with bad fields become RowIssues."""
+    """Stream every row once; rows of a minority format or with bad fields become RowIssues."""
     path, kind = _locate(root, config.path, key)
     forced = None if config.format == "auto" else config.format
-    reader = RowReader(path, kind)
-    rows: list[_Row] = []
-    for raw in reader.rows():
+    scan = _Scan()
+    for raw in RowReader(path, kind).rows():
+        scan.total += 1
         if raw.record is None:
-            rows.append(_Row(raw.line, None, error=raw.error))
+            scan.error(raw.line, raw.error or "unreadable row")
             continue
         fmt = forced or detect(raw.record)
         if fmt is None:
-            rows.append(_Row(raw.line, None, record=raw.record))
+            scan.unknown_count += 1
+            if len(scan.unknown) < MAX_ISSUES:
+                scan.unknown.append((raw.line, raw.record))
             continue
+        tally = scan.tally(fmt)
+        tally.detected += 1
         try:
-            rows.append(_Row(raw.line, fmt, example=normalize(raw.record, fmt)))
+            example = normalize(raw.record, fmt)
         except RowError as err:
-            rows.append(_Row(raw.line, fmt, error=_mismatch(str(err), raw.record, forced, key)))
-    if not rows:
+            scan.error(raw.line, _mismatch(str(err), raw.record, forced, key))
+            continue
+        tally.add(raw.line, example)
+    if not scan.total:
         what = "has a header but no rows" if kind in ("csv", "tsv") and path.stat().st_size else "is empty"
         raise ConfigError(
             f"{key}.path: {config.path} {what}",
             hint=f"add examples ({_shape(kind)}), or remove the [{key}] table",
         )
-    fmt = forced or _majority(rows)
-    examples, issues = _judge(rows, fmt)
+    fmt = forced or _majority(scan)
+    issues, issue_count = _judge(scan, fmt)
     rel = Path(os.path.normpath(config.path)).as_posix()
-    if not examples:
-        raise _no_valid_rows(key, rel, fmt, issues, forced)
-    return _tally(rel, kind, fmt or "", examples, issues, reader.unread_lines)
+    tally = scan.tallies.get(fmt or "")
+    if tally is None or not tally.rows:
+        raise _no_valid_rows(key, rel, issues, issue_count, forced)
+    return _profile(rel, kind, fmt or "", tally, issues, issue_count)
 
 
 def _locate(root: Path, name: str, key: str) -> tuple[Path, str]:
@@ -106,43 +157,43 @@ def _locate(root: Path, name: str, key: str) -> tuple[Path, str]:
     return path, kind
 
 
-def _majority(rows: list[_Row]) -> str | None:
-    counts = Counter(row.fmt for row in rows if row.fmt)
+def _majority(scan: _Scan) -> str | None:
+    counts = {fmt: tally.detected for fmt, tally in scan.tallies.items() if tally.detected}
     if not counts:
         return None
     best = max(counts.values())
-    return next(fmt for fmt in FORMATS if counts[fmt] == best)
+    return next(fmt for fmt in FORMATS if counts.get(fmt) == best)
 
 
-def _judge(rows: list[_Row], fmt: str | None) -> tuple[list[tuple[int, Example]], list[RowIssue]]:
-    """Valid examples of format `fmt` and an issue for every other row."""
-    counts = Counter(row.fmt for row in rows if row.fmt)
-    examples: list[tuple[int, Example]] = []
-    issues: list[RowIssue] = []
-    for row in rows:
-        if row.example is not None and row.fmt == fmt:
-            examples.append((row.line, row.example))
-            continue
-        if row.error is not None:
-            message = row.error
-        elif row.fmt is not None:
-            message = (
-                f"looks like {row.fmt} ({FIELDS[row.fmt]}) but {counts[fmt]} of {len(rows)} rows are "
-                f"{fmt}: use one format per file"
-            )
-        elif fmt is None:
-            message = (
-                f"no known example fields ({describe_keys(row.record or {})}); expected one of: "
-                + "; ".join(f"{name}: {FIELDS[name]}" for name in FORMATS)
+def _judge(scan: _Scan, fmt: str | None) -> tuple[list[RowIssue], int]:
+    """The first MAX_ISSUES bad rows in file order, and how many there are: unreadable rows, rows of
+    no known format, and valid rows of another format than `fmt`."""
+    issues = [RowIssue("", line, message) for line, message in scan.errors]
+    count = scan.error_count + scan.unknown_count
+    for line, record in scan.unknown:
+        if fmt is None:
+            message = f"no known example fields ({describe_keys(record)}); expected one of: " + "; ".join(
+                f"{name}: {FIELDS[name]}" for name in FORMATS
             )
         else:
             try:
-                normalize(row.record or {}, fmt)
+                normalize(record, fmt)
                 message = f"does not look like {fmt}"
             except RowError as err:
-                message = f"{err} ({describe_keys(row.record or {})})"
-        issues.append(RowIssue("", row.line, message))
-    return examples, issues
+                message = f"{err} ({describe_keys(record)})"
+        issues.append(RowIssue("", line, message))
+    majority = scan.tallies[fmt].detected if fmt in scan.tallies else 0
+    for other, tally in scan.tallies.items():
+        if other == fmt:
+            continue
+        count += tally.rows
+        message = (
+            f"looks like {other} ({FIELDS[other]}) but {majority} of {scan.total} rows are {fmt}: "
+            "use one format per file"
+        )
+        issues += [RowIssue("", line, message) for line in tally.lines]
+    issues.sort(key=lambda issue: issue.line)
+    return issues[:MAX_ISSUES], count
 
 
 def _mismatch(message: str, record: dict[str, Any], forced: str | None, key: str) -> str:
@@ -153,66 +204,42 @@ def _mismatch(message: str, record: dict[str, Any], forced: str | None, key: str
     return message
 
 
-def _tally(
-    rel: str, kind: str, fmt: str, examples: list[tuple[int, Example]], issues: list[RowIssue], unread: int
+def _profile(
+    rel: str, kind: str, fmt: str, tally: _Tally, issues: list[RowIssue], issue_count: int
 ) -> ExamplesScan:
-    totals: list[int] = []
-    input_max = output_max = 0
-    rows_seen: set[bytes] = set()
-    inputs: set[bytes] = set()
-    labels: set[str] = set()
-    with_source = 0
-    sources: dict[str, int] = {}
-    for _, example in examples:
-        size_in = estimate_tokens(example.input)
-        size_out = estimate_tokens(example.output)
-        input_max, output_max = max(input_max, size_in), max(output_max, size_out)
-        totals.append(size_in + size_out)
-        rows_seen.add(_digest(example.messages or (example.input, example.output)))
-        inputs.add(_digest(normal_text(example.input)))  # case/punctuation variants leak too
-        if example.label is not None:
-            labels.add(example.label)
-        with_source += example.source is not None
-        if example.source is not None:
-            sources[example.source] = sources.get(example.source, 0) + 1
-    parsed = len(examples) + len(issues)
-    extra = round(unread * len(examples) / parsed) if unread else 0
-    listed = tuple(RowIssue(rel, issue.line, issue.message) for issue in issues[:MAX_ISSUES])
+    listed = tuple(RowIssue(rel, issue.line, issue.message) for issue in issues)
     profile = ExamplesProfile(
         path=rel,
         file_type=kind,
         format=fmt,
-        rows=len(examples) + extra,
-        tokens_mean=round(sum(totals) / len(totals), 2),
-        tokens_max=max(totals),
-        input_tokens_max=input_max,
-        output_tokens_max=output_max,
-        duplicates=len(examples) - len(rows_seen),
-        labels=len(labels) if fmt == "text-label" else None,
-        with_source=with_source,
+        rows=tally.rows,
+        tokens_mean=round(tally.tokens_sum / tally.rows, 2),
+        tokens_max=tally.tokens_max,
+        input_tokens_max=tally.input_max,
+        output_tokens_max=tally.output_max,
+        duplicates=tally.rows - len(tally.seen),
+        labels=len(tally.labels) if fmt == "text-label" else None,
+        with_source=tally.with_source,
         bad_rows=listed,
-        omitted_issues=len(issues) - len(listed),
-        unread_rows=extra,
+        omitted_issues=issue_count - len(listed),
     )
-    return ExamplesScan(profile, inputs, sources)
+    return ExamplesScan(profile, tally.inputs, tally.sources)
 
 
 def _digest(value: object) -> bytes:
     return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _no_valid_rows(
-    key: str, rel: str, fmt: str | None, issues: list[RowIssue], forced: str | None
-) -> ConfigError:
+def _no_valid_rows(key: str, rel: str, issues: list[RowIssue], count: int, forced: str | None) -> ConfigError:
     shown = "\n".join(f"  {rel}:{issue.line}: {issue.message}" for issue in issues[:5])
-    more = f"\n  ... and {len(issues) - 5} more" if len(issues) > 5 else ""
+    more = f"\n  ... and {count - 5} more" if count > 5 else ""
     if forced:
         hint = f'fix the rows, or set {key}.format to the format the file uses (or "auto")'
     else:
         hint = "fix the rows listed; every row needs the fields of one format: " + "; ".join(
             f"{n}: {FIELDS[n]}" for n in FORMATS
         )
-    return ConfigError(f"{key}.path: {rel}: no valid rows ({len(issues)} bad)\n{shown}{more}", hint=hint)
+    return ConfigError(f"{key}.path: {rel}: no valid rows ({count} bad)\n{shown}{more}", hint=hint)
 
 
 def _shape(kind: str) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import stat
+import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from stat import S_ISDIR, S_ISREG
+from typing import TYPE_CHECKING, NamedTuple
 
 from adaptfile.errors import ConfigError
+from adaptfile.globwalk import GlobWalk
 from adaptfile.profile.model import KnowledgeProfile
 from adaptfile.profile.text import TEXT_TYPES, estimate_tokens, extract_text, json_texts, squeeze
+from adaptfile.profile.token_cache import TokenCache
 
 if TYPE_CHECKING:
     from adaptfile.config.model import KnowledgeConfig
@@ -24,17 +25,18 @@ KEY = "data.knowledge.paths"
 NO_EXTENSION = "text (no extension)"  # the by_type key of README, LICENSE, … read as plain text
 
 
-@dataclass(frozen=True)
-class _File:
+class _File(NamedTuple):  # a tuple: 10,000 of them are made on every plan and no-op build
     rel: str
-    path: Path
+    path: str
     kind: str
     size: int
+    stat: os.stat_result
 
 
 def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     """Count, size and token-estimate the documents matched by `config.paths` under `root`."""
-    files, skipped = expand(root, config.paths)
+    cache = TokenCache(str(root))
+    files, skipped = expand(root, config.paths, cache)
     if not files:
         raise ConfigError(
             f"{KEY}: the patterns match {len(skipped)} file(s) but none is a readable document: "
@@ -50,7 +52,8 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     for kind, group in by_kind.items():
         kind_bytes = sum(f.size for f in group)
         budget = max(HEAD_BYTES, SAMPLE_BUDGET * kind_bytes // max(total, 1))
-        tokens += _estimate_kind(kind, group, kind_bytes, budget, config.text_field)
+        tokens += _estimate_kind(kind, group, kind_bytes, budget, config.text_field, cache)
+    cache.save()
     return KnowledgeProfile(
         files=len(files),
         bytes=total,
@@ -60,53 +63,67 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     )
 
 
-def expand(root: Path, patterns: list[str]) -> tuple[list[_File], dict[str, str]]:
-    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted, with why."""
-    matched: dict[str, int | None] = {}  # relative path -> size, None when unreadable
+def expand(
+    root: Path, patterns: list[str], cache: TokenCache | None = None
+) -> tuple[list[_File], dict[str, str]]:
+    """Files matched by the patterns (sorted relative paths) and the paths skipped, sorted, with why.
+
+    The hot path of a no-op build: one scandir walk and one stat per file, paths kept as strings; a
+    file the token cache read at this very stat is known readable text (a chmod moves ctime).
+    """
+    base = str(root)
+    walk = GlobWalk(base)
+    inside = base.rstrip("/") + "/"
+    matched: dict[str, os.stat_result | None] = {}  # relative path -> stat, None when unreadable
     for index, pattern in enumerate(patterns):
         found = dirs = 0
-        for hit in glob.glob(pattern, root_dir=root, recursive=True):
+        for hit in walk.glob(pattern):
             try:
-                info = (root / hit).stat()
+                info = os.stat(hit if hit[:1] == "/" else inside + hit)
             except OSError:
-                matched.setdefault(_relative(hit, root), None)
+                matched.setdefault(_relative(hit, base), None)
                 found += 1
                 continue
-            if stat.S_ISDIR(info.st_mode):
+            if S_ISDIR(info.st_mode):
                 dirs += 1
-            elif stat.S_ISREG(info.st_mode):
-                matched.setdefault(_relative(hit, root), info.st_size)
+            elif S_ISREG(info.st_mode):
+                matched.setdefault(_relative(hit, base), info)
                 found += 1
         if not found:
             raise _no_match(root, index, pattern, dirs > 0)
     kept: list[_File] = []
     skipped: dict[str, str] = {}
     for rel in sorted(matched):
-        size = matched[rel]
-        path = root / rel
-        kind, reason = file_kind(path) if size is not None else (None, "cannot be read (stat failed)")
-        if kind is None:
+        info = matched[rel]
+        path = rel if rel[0] == "/" else inside + rel
+        suffix = _suffix(rel).lower()
+        if info is None:
+            kind, reason = None, "cannot be read (stat failed)"
+        elif cache is not None and cache.known(rel, info):  # read before at this very stat: text
+            kind, reason = suffix or NO_EXTENSION, ""
+        else:
+            kind, reason = file_kind(path, suffix)
+        if kind is None or info is None:
             skipped[rel] = reason
             continue
-        kept.append(_File(rel, path, kind, size or 0))
+        kept.append(_File(rel, path, "md" if kind == "markdown" else kind, info.st_size, info))
     return kept, skipped
 
 
-def file_kind(path: Path) -> tuple[str | None, str]:
-    """(the type the corpus reads `path` as, ""), or (None, why it is skipped). The extension decides when it
-    is a known one; a file without one (README, LICENSE, CHANGELOG) is read as text when its first bytes
-    decode as text, the same test knowledge.load applies to the whole file."""
+def file_kind(path: str, suffix: str) -> tuple[str | None, str]:
+    """(the type the corpus reads `path` as, ""), or (None, why it is skipped). A known extension (`suffix`,
+    lower case, no dot) decides; a file without one (README, LICENSE, CHANGELOG) is read as text when its
+    first bytes decode as text, the same test knowledge.load applies to the whole file."""
     from adaptfile.knowledge.documents import SNIFF_BYTES, Unreadable, decode
 
+    if suffix and suffix not in TEXT_TYPES:
+        return None, f"unsupported file type .{suffix}"
     if not os.access(path, os.R_OK):
         return None, "not readable (permission denied)"
-    kind = path.suffix.lower().lstrip(".")
-    if kind in TEXT_TYPES:
-        return ("md" if kind == "markdown" else kind), ""
-    if kind:
-        return None, f"unsupported file type .{kind}"
+    if suffix:
+        return suffix, ""
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             decode(handle.read(SNIFF_BYTES))
     except Unreadable as why:
         return None, f"no extension and {why}"
@@ -121,7 +138,9 @@ def skipped_summary(skipped: dict[str, str], shown: int = 3) -> str:
     return listed + (f" and {len(skipped) - shown} more" if len(skipped) > shown else "")
 
 
-def _estimate_kind(kind: str, group: list[_File], kind_bytes: int, budget: int, text_field: str) -> int:
+def _estimate_kind(
+    kind: str, group: list[_File], kind_bytes: int, budget: int, text_field: str, cache: TokenCache
+) -> int:
     """Tokens of one file type: exact when it fits the budget, else sampled heads scaled by bytes."""
     if kind_bytes <= budget:
         picks, head = group, None
@@ -132,35 +151,56 @@ def _estimate_kind(kind: str, group: list[_File], kind_bytes: int, budget: int, 
     read = tokens = 0
     for item in picks:
         limit = item.size if head is None else min(item.size, head)
-        try:
-            with item.path.open("rb") as handle:
-                data = handle.read(limit)
-        except OSError:
-            continue
-        complete = len(data) >= item.size
-        if kind in ("json", "jsonl", "ndjson"):
-            texts = json_texts(kind, data, text_field, complete)
-            if not texts and data.strip() and f'"{text_field}"'.encode() not in data:
-                raise _no_text_field(item.rel, text_field)
-            text = squeeze(" ".join(texts))
-        else:
-            text = extract_text(kind, data, text_field, complete)
-        read += len(data)
-        tokens += estimate_tokens(text)
+        known = cache.get(item.rel, item.stat, limit, text_field)
+        if known is None:
+            checked = time.time_ns()
+            known = _estimate_file(kind, item, limit, text_field)
+            if known is None:
+                continue
+            cache.put(item.rel, item.stat, checked, limit, text_field, *known)
+        read += known[0]
+        tokens += known[1]
     if read == 0:
         return 0
     return round(tokens * kind_bytes / read)
 
 
-def _relative(hit: str, root: Path) -> str:
+def _estimate_file(kind: str, item: _File, limit: int, text_field: str) -> tuple[int, int] | None:
+    """(bytes read, estimated tokens) of the first `limit` bytes of one file; None when unreadable."""
+    try:
+        with open(item.path, "rb") as handle:
+            data = handle.read(limit)
+    except OSError:
+        return None
+    complete = len(data) >= item.size
+    if kind in ("json", "jsonl", "ndjson"):
+        texts = json_texts(kind, data, text_field, complete)
+        if not texts and data.strip() and f'"{text_field}"'.encode() not in data:
+            raise _no_text_field(item.rel, text_field)
+        text = squeeze(" ".join(texts))
+    else:
+        text = extract_text(kind, data, text_field, complete)
+    return len(data), estimate_tokens(text)
+
+
+def _suffix(rel: str) -> str:
+    """The extension without its dot, as pathlib's suffix has it ("" for ".md" or "notes.")."""
+    name = rel.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot + 1 :] if 0 < dot < len(name) - 1 else ""
+
+
+def _relative(hit: str, root: str) -> str:
     """A glob hit as a POSIX path relative to the root (absolute patterns may leave the root)."""
-    path = Path(hit)
-    if path.is_absolute():
+    if os.path.isabs(hit):
+        path = Path(hit)
         try:
             return path.relative_to(root).as_posix()
         except ValueError:
             return path.as_posix()
-    return Path(os.path.normpath(hit)).as_posix()
+    if "//" in hit or "/." in "/" + hit or hit.endswith("/"):
+        return os.path.normpath(hit)
+    return hit  # what the walk yields is already normal: skip normpath's cost per file
 
 
 def _no_match(root: Path, index: int, pattern: str, only_dirs: bool) -> ConfigError:

@@ -42,7 +42,6 @@ class ExamplesProfile:
     output_tokens_max: int = 0  # longest answer or label, for the answer budget
     bad_rows: tuple[RowIssue, ...] = ()
     omitted_issues: int = 0  # bad rows beyond those listed in bad_rows
-    unread_rows: int = 0  # rows past the parse limit: counted, not validated (included in rows)
 
     @property
     def tokens_total(self) -> int:

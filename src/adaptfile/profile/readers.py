@@ -18,12 +18,12 @@ FILE_TYPES: dict[str, str] = {
     ".csv": "csv",
     ".tsv": "tsv",
 }
-PARSE_LIMIT = 256 << 20  # bytes of a line-based file parsed row by row; later lines are only counted
 
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _WS = re.compile(r"[ \t\n\r]*")
 _UNDECODED = re.compile("[\udc80-\udcff]")
+_DANGLING_AT = re.compile(r"( starting)? at$")  # json's "Unterminated string starting at" + position
 ENCODING_HINT = "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`"
 
 
@@ -41,13 +41,12 @@ def file_type(path: Path) -> str | None:
 
 
 class RowReader:
-    """Iterate the rows of one file; after iteration `unread_lines` counts lines past PARSE_LIMIT."""
+    """Iterate the rows of one file to its end. JSON Lines and CSV/TSV are streamed line by line (memory
+    does not grow with the file); a JSON array is read whole."""
 
-    def __init__(self, path: Path, kind: str, limit: int | None = None) -> None:
+    def __init__(self, path: Path, kind: str) -> None:
         self.path = path
         self.kind = kind
-        self.limit = PARSE_LIMIT if limit is None else limit
-        self.unread_lines = 0
 
     def rows(self) -> Iterator[RawRow]:
         if self.kind == "json":
@@ -58,18 +57,13 @@ class RowReader:
         return _csv_rows(lines, "\t" if self.kind == "tsv" else ",")
 
     def _lines(self) -> Iterator[str]:
-        """Decoded lines (newlines kept; undecodable bytes as lone surrogates) up to the limit."""
-        seen = 0
+        """Decoded lines (newlines kept; undecodable bytes as lone surrogates), one at a time."""
         with self.path.open("rb") as handle:
             for number, raw in enumerate(handle, 1):
                 if number == 1:
                     _check_bom(self.path, raw)
                     raw = raw.removeprefix(_BOM)
-                seen += len(raw)
                 yield raw.decode("utf-8", "surrogateescape")
-                if seen >= self.limit:
-                    self.unread_lines = _count_lines(handle)
-                    return
 
 
 def undecoded_error(text: str) -> str | None:
@@ -93,9 +87,9 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[RawRow]:
             yield RawRow(number, None, bad)
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line.rstrip("\r\n"))  # an unclosed string ends at the line's end
         except json.JSONDecodeError as err:
-            yield RawRow(number, None, f"invalid JSON at column {err.colno}: {err.msg}")
+            yield RawRow(number, None, json_error(err))
             continue
         yield _as_record(number, value)
 
@@ -120,8 +114,7 @@ def _json_rows(text: str) -> Iterator[RawRow]:
             yield RawRow(
                 err.lineno,
                 None,
-                f"record {index}: invalid JSON at column {err.colno}: {err.msg}; "
-                "the records after it were not read",
+                f"record {index}: {json_error(err)}; the records after it were not read",
             )
             return
         bad = undecoded_error(text[pos:end])
@@ -142,7 +135,7 @@ def _json_single_or_lines(text: str, pos: int, decoder: json.JSONDecoder) -> Ite
     try:
         value, end = decoder.raw_decode(text, pos)
     except json.JSONDecodeError as err:
-        yield RawRow(err.lineno, None, f"invalid JSON at column {err.colno}: {err.msg}")
+        yield RawRow(err.lineno, None, json_error(err))
         return
     if text[end:].strip():
         yield from _jsonl_rows(iter(text.split("\n")))
@@ -221,10 +214,7 @@ def _check_bom(path: Path, head: bytes) -> None:
         )
 
 
-def _count_lines(handle: Any) -> int:
-    count = 0
-    tail = b"\n"
-    while chunk := handle.read(1 << 20):
-        count += chunk.count(b"\n")
-        tail = chunk
-    return count + (0 if tail.endswith(b"\n") else 1)
+def json_error(err: json.JSONDecodeError) -> str:
+    """Why a JSON text does not parse, for a person: "invalid JSON: unterminated string (column 14)"."""
+    reason = err.msg[:1].lower() + err.msg[1:]
+    return f"invalid JSON: {_DANGLING_AT.sub('', reason)} (column {err.colno})"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import re
 import unicodedata
@@ -34,6 +33,8 @@ def squeeze(text: str) -> str:
 def extract_text(kind: str, data: bytes, text_field: str = "text", complete: bool = True) -> str:
     """The readable text of a file of type `kind` (extension, no dot); `data` may be a prefix."""
     if kind in ("html", "htm"):
+        import html  # here: its entity table is large and most corpora (and every no-op) skip it
+
         stripped = _TAG.sub(b" ", _SCRIPT.sub(b" ", data))
         return squeeze(html.unescape(stripped.decode("utf-8", "ignore")))
     if kind == "pdf":

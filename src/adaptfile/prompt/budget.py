@@ -16,7 +16,8 @@ from adaptfile.prompt.template import Passage, PromptTemplate, Shot
 
 @dataclass(frozen=True)
 class PromptTokens:
-    """Tokens of each part of one prompt; `total` includes the chat/plain wrapper and the context."""
+    """Tokens of each part of one prompt; `total` includes the chat/plain wrapper, the context and the special
+    tokens the tokenizer adds: the ids the model receives, the count `adapt ask` and eval report."""
 
     instruction: int
     shots: int
@@ -33,6 +34,17 @@ def count_tokens(text: str, tokenizer: Any | None) -> int:
     if tokenizer is None:
         return estimate_tokens(text)
     return len(tokenizer.encode(text, add_special_tokens=False))
+
+
+def prompt_ids(prompt: str, tokenizer: Any) -> list[int]:
+    """The ids a model receives for a whole formatted prompt: special tokens added (a BOS where the tokenizer
+    adds one), as training, `adapt ask` and eval tokenize prompts."""
+    return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+
+def prompt_tokens(prompt: str, tokenizer: Any | None) -> int:
+    """How many ids the model receives for `prompt` (see prompt_ids); ≈ 4 characters per token without one."""
+    return estimate_tokens(prompt) if tokenizer is None else len(prompt_ids(prompt, tokenizer))
 
 
 def load_tokenizer(
@@ -88,7 +100,7 @@ def measure(
             question=question,
             history=history,
         )
-        return count_tokens(format_prompt(messages, tokenizer), tokenizer)
+        return prompt_tokens(format_prompt(messages, tokenizer), tokenizer)
 
     full = total(shots, context)
     shot_tokens = full - total((), context) if shots else 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptfile.errors import ConfigError
+from adaptfile.prompt.budget import prompt_ids
 from adaptfile.runtime.artifacts import VariantArtifacts
 from adaptfile.runtime.generation import Generation, Sampling, final_text, first_stop
 
@@ -96,7 +97,7 @@ class LoadedModel:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """The prompt's tokens, exactly as training tokenized prompts (special tokens added)."""
-        return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        return prompt_ids(prompt, self.tokenizer)
 
     def generate(
         self,

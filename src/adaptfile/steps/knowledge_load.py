@@ -6,13 +6,15 @@ import json
 
 from adaptfile.engine.protocol import StepContext
 
+SHOWN = 5  # skipped files named in the build's warning; skipped.json lists them all
+
 
 class KnowledgeLoad:
-    """Documents with stable ids (relative paths); unreadable files skipped with a warning (or --strict: error)."""
+    """Documents with stable ids (relative paths); unreadable files skipped with a finding (--strict: an error)."""
 
     name = "knowledge.load"
-    version = "2"  # 2: text files without an extension are read; skipped files carry their reason
-    params = ("data.knowledge.paths", "data.knowledge.text_field", "strict")  # strict: `adapt build --strict`
+    version = "2"  # 2: extensionless text files read; skipped files are findings with their reason
+    params = ("data.knowledge.paths", "data.knowledge.text_field")
     outputs = ("documents.jsonl", "skipped.json")
     packages: tuple[str, ...] = ()
 
@@ -23,13 +25,15 @@ class KnowledgeLoad:
         patterns = ctx.params.get("data.knowledge.paths") or []
         require_files(ctx.inputs, patterns)
         text_field = ctx.params.get("data.knowledge.text_field") or "text"
-        result = load_documents(
-            ctx.root, ctx.inputs, text_field, strict=bool(ctx.params.get("strict", False))
-        )
-        for (
-            warning
-        ) in result.warnings():  # the build summary shows it; skipped.json lists every file and reason
-            ctx.log(f"warning: {warning} (all of them in build/knowledge.load/skipped.json)")
+        result = load_documents(ctx.root, ctx.inputs, text_field)
+        if result.skipped:
+            count = len(result.skipped)
+            ctx.warn(
+                "unreadable-files",
+                f"data.knowledge.paths: {count} file{'s' if count != 1 else ''} skipped",
+                [f"{path}: {reason}" for path, reason in result.skipped[:SHOWN]],
+                count,
+            )
         count = write_jsonl(ctx.output("documents.jsonl"), (doc.to_json() for doc in result.documents))
         skipped = [{"path": path, "reason": reason} for path, reason in result.skipped]
         ctx.output("skipped.json").write_text(json.dumps(skipped, indent=1) + "\n", encoding="utf-8")

@@ -9,6 +9,10 @@ from typing import Any
 from adaptfile.engine.protocol import StepContext
 
 PLACEHOLDER_QUESTION = "(question)"  # measured when there is neither an eval set nor examples
+TOKENS_COUNTED = (  # prompt.json's `tokens` is a budget check, not any one question's prompt: say so
+    "the longest question's prompt (longest_question) with these shots and context_budget tokens reserved "
+    "for retrieval; per question, `adapt ask`, `--prompt-only` and eval count the prompt actually served"
+)
 
 
 class PromptRender:
@@ -16,7 +20,7 @@ class PromptRender:
     and example.txt (the full prompt for the longest question)."""
 
     name = "prompt.render"
-    version = "2"  # 2: shots are user/assistant turns
+    version = "3"  # 2: shots are user/assistant turns; 3: totals count special tokens, tokens_counted
     params = None  # project.task/instruction, icl.template, constraints.max_prompt_tokens, rag.*, model.*
     outputs = ("system.txt", "template.j2", "shots.jsonl", "spares.jsonl", "prompt.json", "example.txt")
     packages = ("adaptfile", "jinja2", "transformers")
@@ -69,6 +73,7 @@ class PromptRender:
             "knowledge_in_prompt": bool(passages),
             "longest_question": question_from,
             "tokens": tokens.to_json(),
+            "tokens_counted": TOKENS_COUNTED,
             "warnings": warnings,
         }
         fixed = [] if per_query else kept

@@ -33,12 +33,17 @@ class TrainKind:
 
     def run(self, ctx: StepContext) -> None:
         import json
+        import time
 
-        from adaptfile.train.metrics import barely_learned
+        started = time.perf_counter()  # step_seconds: the whole step, imports included, as the plan estimates
+        from adaptfile.train.metrics import barely_learned, write_metrics
         from adaptfile.train.recipe import run_step
 
         run_step(ctx, self.method)
-        measured = json.loads(ctx.output("metrics.json").read_text(encoding="utf-8"))
+        metrics_path = ctx.output("metrics.json")
+        measured = json.loads(metrics_path.read_text(encoding="utf-8"))
+        measured["step_seconds"] = time.perf_counter() - started
+        write_metrics(metrics_path, measured)
         if warning := barely_learned(measured.get("eval_loss_start"), measured.get("eval_loss"), self.method):
             ctx.log(f"warning: {warning}")  # the build shows it beside the step; report.md repeats it
 
