@@ -184,8 +184,11 @@ class EmbeddingPass:
         return vectors
 
     def _encoder_for(self, count: int) -> Encoder:
+        """Started with the first batch that has work, sized by the whole pass where its total is known
+        (a mostly cached first batch must not pin thousands of later chunks to one worker)."""
         if self._encoder is None:
-            self._encoder = self._encoding.enter_context(Encoder(self.embedder, count))
+            size = max(count, self.total or 0)
+            self._encoder = self._encoding.enter_context(Encoder(self.embedder, size))
         return self._encoder
 
     def _report(self, done: int) -> None:
