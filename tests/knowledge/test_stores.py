@@ -15,7 +15,13 @@ from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, get_embedder, pac
 from adaptfile.knowledge.index import BM25_DIR, index_digest, llama_embedding
 from adaptfile.knowledge.pipeline import RagSettings, build_rag
 from adaptfile.knowledge.retrieval import Retriever
-from adaptfile.knowledge.stores import StoreSpec, collection_name, require_store
+from adaptfile.knowledge.stores import (
+    LOCAL_QDRANT_POINTS,
+    StoreSpec,
+    collection_name,
+    require_store,
+    scale_warnings,
+)
 
 STORES = ["simple", "faiss", "qdrant"]
 QUESTIONS = ["alpha value number 7", "beta value number 3", "value number 11 of delta"]
@@ -155,3 +161,11 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_large_corpus_in_embedded_qdrant_is_warned_of() -> None:
+    (warning,) = scale_warnings(StoreSpec("qdrant"), LOCAL_QDRANT_POINTS + 1)
+    assert "rag.url" in warning and 'rag.store = "faiss"' in warning
+    assert scale_warnings(StoreSpec("qdrant"), LOCAL_QDRANT_POINTS) == []
+    assert scale_warnings(StoreSpec("qdrant", url="http://127.0.0.1:6333"), 10**6) == []
+    assert scale_warnings(StoreSpec("faiss"), 10**6) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -61,17 +61,29 @@ class Unreadable(Exception):
 def load_documents(root: Path, files: Iterable[str], text_field: str = "text") -> LoadResult:
     """Read `files` (project-relative) under `root`. Unreadable files are skipped, each with its reason."""
     result = LoadResult()
+    result.documents = list(iter_documents(root, files, text_field, result.skipped))
+    return result
+
+
+def iter_documents(
+    root: Path,
+    files: Iterable[str],
+    text_field: str = "text",
+    skipped: list[tuple[str, str]] | None = None,
+) -> Iterator[SourceDocument]:
+    """The documents of `files` in path order, read one at a time; each file skipped is appended to
+    `skipped` with its reason."""
+    skipped = skipped if skipped is not None else []
     for rel in sorted(set(files)):
         try:
             doc = read_document(root, rel, text_field)
         except Unreadable as why:
-            result.skipped.append((rel, str(why)))
+            skipped.append((rel, str(why)))
             continue
         if not doc.text.strip():
-            result.skipped.append((rel, "empty"))
+            skipped.append((rel, "empty"))
             continue
-        result.documents.append(doc)
-    return result
+        yield doc
 
 
 def require_files(files: Sequence[str], patterns: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ BATCH = 64  # texts per forward pass; neighbours in length order, so little padd
 # more than 2 cores (2 torch threads in one process already use both).
 POOL_MIN_TEXTS = 2048
 POOL_THREADS = 2  # torch threads per pool worker: cores // POOL_THREADS workers
+# Texts a streamed build looks up and embeds together: at least POOL_MIN_TEXTS, so a long pass gets its pool,
+# and few enough that one batch's texts and vectors stay a few MB.
+STREAM_BATCH = 8192
 
 
 def embedding_key(embedder: Embedder, text: str) -> str:
@@ -89,48 +93,113 @@ def embed_texts(
     count_tokens: bool = True,
 ) -> tuple[np.ndarray, EmbedStats]:
     """Vectors for `texts` in order (L2-normalised float32); only texts missing from `cache` are embedded."""
-    import numpy as np
+    with EmbeddingPass(embedder, cache, progress, total=len(texts), count_tokens=count_tokens) as embedding:
+        vectors = embedding.vectors(texts)
+    return vectors, embedding.stats
 
-    stats = EmbedStats(total=len(texts))
-    keys = [embedding_key(embedder, text) for text in texts]
-    stored = cache.get_many(keys) if cache is not None else {}
-    vectors = np.zeros((len(texts), embedder.dims), dtype=np.float32)
-    missing: dict[str, int] = {}
-    for row, key in enumerate(keys):
-        if key in stored:
-            vectors[row] = np.frombuffer(stored[key], dtype=np.float32)
-        else:
-            missing.setdefault(key, row)
-    stats.reused = sum(key in stored for key in keys)
-    # Longest first, so each batch holds texts of similar length (padding is most of the CPU cost on mixed
-    # lengths) and the progress rate is honest from the start.
-    todo = sorted(missing.items(), key=lambda item: -len(texts[item[1]]))
-    started = time.perf_counter()
-    with Encoder(embedder, len(todo)) as encoder:
-        step = GROUP * encoder.workers
+
+class EmbeddingPass:
+    """One embedding pass over texts given batch by batch (`vectors`), so a corpus is never held whole: each
+    batch's cached vectors are read, the rest embedded longest first and cached, and the stats and progress
+    run over the whole pass. A text repeated within the pass is embedded once (a later batch finds it in the
+    cache). The encoder (a process pool, the GPU) starts with the first batch that has texts to embed and is
+    sized by it. `total`, the pass's text count when known, gives progress its ETA."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        cache: EmbeddingCache | None = None,
+        progress: Progress | None = None,
+        total: int | None = None,
+        count_tokens: bool = True,
+    ) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.progress = progress
+        self.total = total
+        self.count_tokens = count_tokens
+        self.stats = EmbedStats()
+        # keys embedded in this pass: a repeat of one is neither reused nor embedded again
+        self._embedded: set[str] = set()
+        self._encoder: Encoder | None = None
+        self._encoding = ExitStack()  # the encoder's pool or GPU, released when the pass ends
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> EmbeddingPass:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._encoding.close()
+        self._encoder = None
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for one batch of `texts`, in order."""
+        import numpy as np
+
+        embedder, stats = self.embedder, self.stats
+        done = stats.total
+        stats.total += len(texts)
+        keys = [embedding_key(embedder, text) for text in texts]
+        stored = self.cache.get_many(keys) if self.cache is not None else {}
+        vectors = np.zeros((len(texts), embedder.dims), dtype=np.float32)
+        missing: dict[str, int] = {}
+        for row, key in enumerate(keys):
+            if key in stored:
+                vectors[row] = np.frombuffer(stored[key], dtype=np.float32)
+            else:
+                missing.setdefault(key, row)
+        reused = sum(key in stored and key not in self._embedded for key in keys)
+        stats.reused += reused
+        done += reused
+        # Longest first, so each batch holds texts of similar length (padding is most of the CPU cost on mixed
+        # lengths) and the progress rate is honest from the start.
+        todo = sorted(missing.items(), key=lambda item: -len(texts[item[1]]))
+        started = time.perf_counter()
+        encoder = self._encoder_for(len(todo)) if todo else None
+        step = GROUP * (encoder.workers if encoder is not None else 1)
         for start in range(0, len(todo), step):
             group = todo[start : start + step]
             out = encoder.encode([texts[row] for _, row in group])
             for (_, row), vector in zip(group, out, strict=True):
                 vectors[row] = vector
-            if cache is not None:
-                cache.put_many([(key, embedder.dims, out[i].tobytes()) for i, (key, _) in enumerate(group)])
-            stats.embedded += len(group)
-            if progress is not None:
-                rate = _rate(stats.embedded, len(todo), time.perf_counter() - started)
-                progress(stats.embedded, len(todo), rate)
-    stats.seconds = time.perf_counter() - started
-    if count_tokens and todo:
-        stats.tokens = sum(min(embedder.count_tokens(texts[row]), embedder.text_window) for _, row in todo)
-    for row, key in enumerate(keys):  # duplicates of a text embedded in this pass
-        first = missing.get(key)
-        if first is not None and first != row:
-            vectors[row] = vectors[first]
-    return vectors, stats
+            if self.cache is not None:
+                self.cache.put_many(
+                    [(key, embedder.dims, out[i].tobytes()) for i, (key, _) in enumerate(group)]
+                )
+            self._embedded.update(key for key, _ in group)
+            stats.embedded = len(self._embedded)
+            done += len(group)
+            self._report(done)
+        stats.seconds += time.perf_counter() - started
+        if todo and self.count_tokens:
+            stats.tokens += sum(
+                min(embedder.count_tokens(texts[row]), embedder.text_window) for _, row in todo
+            )
+        for row, key in enumerate(keys):  # repeats of a text embedded in this batch
+            first = missing.get(key)
+            if first is not None and first != row:
+                vectors[row] = vectors[first]
+        if texts and (done != stats.total or not todo):  # repeats, or a batch read whole from the cache
+            self._report(stats.total)
+        return vectors
+
+    def _encoder_for(self, count: int) -> Encoder:
+        """Started with the first batch that has work, sized by the whole pass where its total is known
+        (a mostly cached first batch must not pin thousands of later chunks to one worker)."""
+        if self._encoder is None:
+            size = max(count, self.total or 0)
+            self._encoder = self._encoding.enter_context(Encoder(self.embedder, size))
+        return self._encoder
+
+    def _report(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(done, self.total, _rate(done, self.total, time.perf_counter() - self._started))
 
 
-def _rate(done: int, total: int, seconds: float) -> str:
+def _rate(done: int, total: int | None, seconds: float) -> str:
     per_second = done / seconds if seconds else 0.0
+    if total is None:
+        return f"embedding: {done} chunks, {per_second:.1f} chunks/s"
     eta = (total - done) / per_second if per_second else 0.0
     return f"embedding: {done}/{total} chunks, {per_second:.1f} chunks/s, ETA {eta:.0f}s"
 

@@ -149,7 +149,10 @@ def index_digest(persist_dir: Path) -> str:
     """sha256 over the index directory's file names and bytes (the persisted bytes are deterministic)."""
     digest = hashlib.sha256()
     for path in sorted(p for p in persist_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(persist_dir).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(persist_dir).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:  # in blocks: the docstore of a large corpus is hundreds of MB
+            while block := handle.read(1 << 20):
+                digest.update(block)
     return digest.hexdigest()
 
 

@@ -5,17 +5,29 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adaptfile.knowledge.chunking import Chunk, chunk_documents, default_chunk_overlap, default_chunk_size
-from adaptfile.knowledge.documents import SourceDocument, load_documents, require_files
+from adaptfile.knowledge.chunking import (
+    Chunk,
+    chunk_documents,
+    default_chunk_overlap,
+    default_chunk_size,
+    iter_chunks,
+)
+from adaptfile.knowledge.documents import LoadResult, SourceDocument, iter_documents, require_files
 from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, Embedder, get_embedder
-from adaptfile.knowledge.embedding import EmbeddingCache, EmbedStats, Progress, embed_texts
-from adaptfile.knowledge.index import build_index
-from adaptfile.knowledge.stores import LOCAL_COLLECTION, StoreSpec, check_server, require_store
+from adaptfile.knowledge.embedding import STREAM_BATCH, EmbeddingCache, EmbeddingPass, EmbedStats, Progress
+from adaptfile.knowledge.index import build_index, index_digest
+from adaptfile.knowledge.stores import (
+    LOCAL_COLLECTION,
+    StoreSpec,
+    check_server,
+    require_store,
+    scale_warnings,
+)
 
 EMBEDDING_CACHE = Path(".adapt") / "embeddings" / "vectors.sqlite"  # relative to the project root
 GAPS = "adapt_gaps.json"  # beside the index: source text between consecutive chunks that do not overlap
@@ -83,16 +95,56 @@ def chunk_corpus(
     return chunk_documents(documents, size, overlap, embedder.tokenize), size, overlap, warnings
 
 
-def embed_chunks(
-    chunks: Sequence[Chunk], embedder: Embedder, cache_path: Path | None, progress: Progress | None = None
-) -> tuple[Any, EmbedStats]:
-    """Vectors for `chunks`, reusing every one already in the cache at `cache_path`."""
+def stream_chunks(
+    documents: Iterable[SourceDocument],
+    size: int,
+    overlap: int,
+    tokenize: Callable[[str], list[Any]],
+    gaps: dict[str, dict[str, str]],
+) -> Iterator[Chunk]:
+    """Every document's chunks as it is cut, its gaps (see `chunk_gaps`) added to `gaps` meanwhile: only one
+    document and its chunks are held at a time."""
+    for doc in documents:
+        chunks = list(iter_chunks([doc], size, overlap, tokenize))
+        gaps.update(chunk_gaps([doc], chunks))
+        yield from chunks
+
+
+def index_chunks(
+    chunks: Iterable[Chunk],
+    embedder: Embedder,
+    persist_dir: Path,
+    settings: dict[str, Any],
+    store: StoreSpec,
+    cache_path: Path | None,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> tuple[str, EmbedStats]:
+    """Embed `chunks` through the per-chunk cache at `cache_path`, STREAM_BATCH at a time, each batch handed
+    straight to `build_index`: no list of all chunks or all vectors is ever made. Returns (digest, stats)."""
     cache = EmbeddingCache(cache_path) if cache_path is not None else None
     try:
-        return embed_texts([chunk.embed_text() for chunk in chunks], embedder, cache, progress)
+        with EmbeddingPass(embedder, cache, progress, total) as embedding:
+            # build_index takes chunks and vectors side by side: tee buffers the one pair between them
+            for_chunks, for_vectors = itertools.tee(_embedded(chunks, embedding))
+            digest = build_index(
+                (chunk for chunk, _ in for_chunks),
+                (vector for _, vector in for_vectors),
+                embedder,
+                persist_dir,
+                settings,
+                store,
+            )
+        return digest, embedding.stats
     finally:
         if cache is not None:
             cache.close()
+
+
+def _embedded(chunks: Iterable[Chunk], embedding: EmbeddingPass) -> Iterator[tuple[Chunk, Any]]:
+    iterator = iter(chunks)
+    while batch := list(itertools.islice(iterator, STREAM_BATCH)):
+        yield from zip(batch, embedding.vectors([chunk.embed_text() for chunk in batch]), strict=True)
 
 
 def build_rag(
@@ -105,7 +157,8 @@ def build_rag(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
 ) -> RagBuild:
-    """Load, chunk, embed (through the per-chunk cache, default `<root>/.adapt/embeddings/`) and index."""
+    """Load, chunk, embed (through the per-chunk cache, default `<root>/.adapt/embeddings/`) and index, one
+    document and one batch of chunks at a time (`index_chunks`); only the gaps between chunks are kept."""
     settings = settings or RagSettings()
     store = settings.store_spec()
     require_store(store.kind)
@@ -113,29 +166,56 @@ def build_rag(
     files = sorted(files)
     require_files(files, files)
     report = RagBuild()
-    clock = time.perf_counter()
-    loaded = load_documents(root, files, text_field)
-    report.warnings += loaded.warnings()
-    report.documents = len(loaded.documents)
+    started = clock = time.perf_counter()
     embedder = embedder or get_embedder(settings.embed_model)
-    report.seconds["load"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    chunks, report.chunk_size, report.chunk_overlap, warnings = chunk_corpus(
-        loaded.documents, settings, embedder
+    setup = time.perf_counter() - clock
+    report.chunk_size, report.chunk_overlap, chunk_warnings = settings.chunking(embedder)
+    skipped: list[tuple[str, str]] = []
+    gaps: dict[str, dict[str, str]] = {}
+    documents = _Timed(iter_documents(root, files, text_field, skipped=skipped))
+    chunks = _Timed(
+        stream_chunks(documents, report.chunk_size, report.chunk_overlap, embedder.tokenize, gaps)
     )
-    report.warnings += warnings
-    report.chunks = len(chunks)
-    report.seconds["chunk"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    vectors, report.embed = embed_chunks(chunks, embedder, cache_path or root / EMBEDDING_CACHE, progress)
-    report.seconds["embed"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    write_gaps(persist_dir, chunk_gaps(loaded.documents, chunks))
-    report.digest = build_index(
-        chunks, vectors, embedder, persist_dir, index_settings(settings, report), store
+    _, report.embed = index_chunks(
+        chunks,
+        embedder,
+        persist_dir,
+        index_settings(settings, report),
+        store,
+        cache_path or root / EMBEDDING_CACHE,
+        progress,
     )
-    report.seconds["index"] = time.perf_counter() - clock
+    write_gaps(persist_dir, gaps)
+    report.digest = index_digest(persist_dir)  # again: the gaps are known only once every chunk is cut
+    report.documents, report.chunks = documents.count, chunks.count
+    report.warnings += LoadResult(skipped=skipped).warnings() + chunk_warnings
+    report.warnings += scale_warnings(store, report.chunks)
+    report.seconds["load"] = setup + documents.seconds
+    report.seconds["chunk"] = chunks.seconds - documents.seconds
+    report.seconds["embed"] = report.embed.seconds
+    report.seconds["index"] = time.perf_counter() - started - sum(report.seconds.values())
     return report
+
+
+class _Timed:
+    """An iterator that counts its items and the seconds spent producing them."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._items = iter(items)
+        self.count = 0
+        self.seconds = 0.0
+
+    def __iter__(self) -> _Timed:
+        return self
+
+    def __next__(self) -> Any:
+        clock = time.perf_counter()
+        try:
+            item = next(self._items)
+        finally:
+            self.seconds += time.perf_counter() - clock
+        self.count += 1
+        return item
 
 
 def chunk_gaps(documents: Sequence[SourceDocument], chunks: Sequence[Chunk]) -> dict[str, dict[str, str]]:
@@ -181,5 +261,12 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL file, read one line at a time."""
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)

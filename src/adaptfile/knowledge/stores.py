@@ -22,6 +22,9 @@ QDRANT_DIR = "qdrant"  # embedded Qdrant's files, inside the index directory
 API_KEY_ENV = "QDRANT_API_KEY"  # read from the environment for a Qdrant server; never recorded
 LOCAL_COLLECTION = "adapt"
 SERVER_TIMEOUT_S = 10
+# Past this many points qdrant-client advises a server over its embedded mode, which keeps every point in memory
+# and scans every vector per question (100,000 chunks: 3.4 GB to open, ~150 ms a search; bench/rag_scale.py).
+LOCAL_QDRANT_POINTS = 20_000
 _open_local: dict[str, Any] = {}  # embedded Qdrant allows one client per directory and process
 
 
@@ -81,6 +84,17 @@ def check_server(spec: StoreSpec) -> None:
             ) from None
 
 
+def scale_warnings(spec: StoreSpec, chunks: int) -> list[str]:
+    """What a build of `chunks` chunks into `spec` should hear about its size."""
+    if spec.kind == "qdrant" and not spec.url and chunks > LOCAL_QDRANT_POINTS:
+        return [
+            f"{chunks:,} chunks in embedded Qdrant: it keeps every point in memory and scans every vector for "
+            f"each question (slow past {LOCAL_QDRANT_POINTS:,}); set rag.url to a Qdrant server, or use "
+            'rag.store = "faiss"'
+        ]
+    return []
+
+
 def new_vector_store(spec: StoreSpec, persist_dir: Path, dims: int) -> Any:
     """An empty store for a new index (None: llama-index's default SimpleVectorStore)."""
     if spec.kind == "faiss":
@@ -93,20 +107,58 @@ def new_vector_store(spec: StoreSpec, persist_dir: Path, dims: int) -> Any:
         client = _client(spec, persist_dir)
         if client.collection_exists(spec.collection):  # a rebuild of the same key replaces it
             client.delete_collection(spec.collection)
-        return _qdrant_store(spec, client)
+        store = _qdrant_store(spec, client)
+        if not spec.url:
+            _bulk_load(store, client, spec.collection, dims)
+        return store
     return None
+
+
+def _bulk_load(store: Any, client: Any, collection: str, dims: int) -> None:
+    """Embedded Qdrant writes every point to its SQLite file in a transaction of its own, each synced to disk
+    (4-20 ms a point: a 100,000-chunk build would wait most of an hour). qdrant-client has no bulk-load
+    option, so the collection is created now (by llama-index's store, as its first insert would) and its
+    connection told not to wait for the disk: no sync per commit, the rollback journal in memory. The file's
+    contents are the same; like the index's other files (llama-index's JSON is not synced either) it reaches
+    the disk when the OS writes it. Should qdrant-client's local layout change, the build stays correct, only
+    slow."""
+    store._create_collection(collection_name=collection, vector_size=dims)
+    try:
+        connection = client._client.collections[collection].storage.storage
+    except (AttributeError, KeyError):
+        return
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute("PRAGMA journal_mode=MEMORY")
 
 
 def open_vector_store(spec: StoreSpec, persist_dir: Path) -> Any:
     """The store of a built index (None: the simple store in `persist_dir`)."""
     require_store(spec.kind)
     if spec.kind == "faiss":
-        from llama_index.vector_stores.faiss import FaissVectorStore
-
-        return FaissVectorStore.from_persist_dir(str(persist_dir))
+        return _one_thread_faiss().from_persist_dir(str(persist_dir))
     if spec.kind == "qdrant":
         return _qdrant_store(spec, _client(spec, persist_dir))
     return None
+
+
+def _one_thread_faiss() -> type:
+    """llama-index's faiss store, searching in one OpenMP thread. A question is one query vector: faiss's
+    flat scan of it gains nothing from a second thread, and on busy cores its spinning threads cost more
+    (100,000 chunks, 2 cores under load: 41 ms a search in 2 threads, 11 ms in 1). The thread count is the
+    calling thread's own OpenMP setting, in faiss's own OpenMP runtime (not torch's), restored after."""
+    import faiss
+    from llama_index.vector_stores.faiss import FaissVectorStore
+
+    class OneThreadFaissVectorStore(FaissVectorStore):
+        def query(self, query: Any, **kwargs: Any) -> Any:
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                return super().query(query, **kwargs)
+            finally:
+                faiss.omp_set_num_threads(threads)
+
+    return OneThreadFaissVectorStore
 
 
 def close_store(spec: StoreSpec, persist_dir: Path) -> None:

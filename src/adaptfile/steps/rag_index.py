@@ -47,28 +47,26 @@ class RagIndex:
 
         from adaptfile.knowledge.chunking import Chunk
         from adaptfile.knowledge.embedders import get_embedder
-        from adaptfile.knowledge.index import build_index
         from adaptfile.knowledge.pipeline import (
             EMBEDDING_CACHE,
             RagSettings,
-            embed_chunks,
-            read_jsonl,
+            index_chunks,
+            iter_jsonl,
             write_gaps,
         )
-        from adaptfile.knowledge.stores import check_server, collection_name, require_store
+        from adaptfile.knowledge.stores import check_server, collection_name, require_store, scale_warnings
 
         settings = RagSettings.from_params(ctx.params)
         store = settings.store_spec(collection_name(ctx.params.get("project.name", "adapt"), ctx.key))
         require_store(store.kind)
         check_server(store)  # before anything is embedded or cached
-        chunks = [Chunk.from_json(row) for row in read_jsonl(find_upstream(ctx, "chunks.jsonl"))]
+        chunks_file = find_upstream(ctx, "chunks.jsonl")
+        with chunks_file.open(encoding="utf-8") as handle:
+            total = sum(1 for line in handle if line.strip())
         chunking = json.loads(find_upstream(ctx, "chunking.json").read_text(encoding="utf-8"))
         embedder = _tuned_embedder(ctx) or get_embedder(
             settings.embed_model, ctx.params.get("rag.embed_revision"), ctx.root
         )
-        ctx.progress(0, len(chunks), f"embedding {len(chunks)} chunks with {embedder.id}")
-        vectors, stats = embed_chunks(chunks, embedder, ctx.root / EMBEDDING_CACHE, ctx.progress)
-        ctx.log(stats.summary())
         recorded = {
             "chunk_size": chunking.get("chunk_size"),
             "chunk_overlap": chunking.get("chunk_overlap"),
@@ -78,8 +76,23 @@ class RagIndex:
         }
         gaps = json.loads(find_upstream(ctx, "gaps.json").read_text(encoding="utf-8"))
         write_gaps(ctx.output("index"), gaps)
-        digest = build_index(chunks, vectors, embedder, ctx.output("index"), recorded, store)
-        ctx.log(f"index of {len(chunks)} chunks written, digest {digest}")
+        ctx.progress(0, total, f"embedding {total} chunks with {embedder.id}")
+        # chunks read, embedded and indexed a batch at a time: the corpus is never held whole
+        chunks = (Chunk.from_json(row) for row in iter_jsonl(chunks_file))
+        digest, stats = index_chunks(
+            chunks,
+            embedder,
+            ctx.output("index"),
+            recorded,
+            store,
+            ctx.root / EMBEDDING_CACHE,
+            ctx.progress,
+            total,
+        )
+        ctx.log(stats.summary())
+        for warning in scale_warnings(store, total):
+            ctx.log(f"warning: {warning}")
+        ctx.log(f"index of {total} chunks written, digest {digest}")
 
 
 def _tuned_embedder(ctx: StepContext) -> Embedder | None:
