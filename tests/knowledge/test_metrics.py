@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from adaptfile.knowledge.metrics import RetrievalCase, is_hit, retrieval_metrics, same_source
+from adaptfile.knowledge.metrics import RetrievalCase, SourceNames, is_hit, retrieval_metrics, same_source
 
 
 @dataclass
@@ -50,6 +52,16 @@ def test_source_matching() -> None:
     assert same_source("corpus/630.txt", "630")
     assert same_source("docs/faq.md", "faq.md") and same_source("docs/faq.md", "./docs/faq.md")
     assert not same_source("docs/faq.md", "aq.md")
+
+
+_PART = st.sampled_from(["docs", "a", "faq", "faq.md", "630.txt", "630", "x.y.md", "README"])
+_PATH = st.lists(_PART, min_size=1, max_size=3).map("/".join)
+_SOURCE = st.one_of(_PATH, _PATH.map(lambda s: "./" + s), _PATH.map(lambda s: s.replace("/", "\\")), _PART)
+
+
+@given(paths=st.lists(_PATH, max_size=6), source=_SOURCE)
+def test_source_names_match_as_same_source(paths: list[str], source: str) -> None:
+    assert (source in SourceNames(paths)) == any(same_source(p, source) for p in paths)
 
 
 def test_empty_and_mismatched() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Protocol
@@ -31,9 +31,28 @@ class RetrievalCase:
 
 def same_source(path: str, source: str) -> bool:
     """`source` names `path` exactly, as a path suffix ("faq.md" for "docs/faq.md"), or by stem ("630")."""
-    source = source.replace("\\", "/").removeprefix("./")
+    source = _clean_source(source)
     pure = PurePosixPath(path)
     return path == source or path.endswith("/" + source) or pure.stem == source
+
+
+class SourceNames:
+    """Every name by which a source can point at one of `paths` (as same_source matches), so that checking
+    thousands of sources against thousands of files costs one set lookup each."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._names: set[str] = set()
+        for path in paths:
+            parts = path.split("/")
+            self._names.update("/".join(parts[i:]) for i in range(len(parts)))
+            self._names.add(PurePosixPath(path).stem)
+
+    def __contains__(self, source: str) -> bool:
+        return _clean_source(source) in self._names
+
+
+def _clean_source(source: str) -> str:
+    return source.replace("\\", "/").removeprefix("./")
 
 
 def normalize(text: str) -> str:

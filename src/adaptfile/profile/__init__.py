@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adaptfile.errors import ConfigError
-from adaptfile.knowledge.metrics import same_source
+from adaptfile.knowledge.metrics import SourceNames
 from adaptfile.profile.examples import ExamplesScan, profile_examples, read_examples, scan_examples
 from adaptfile.profile.formats import FORMATS, Example, detect, normalize
-from adaptfile.profile.knowledge import expand, profile_knowledge
+from adaptfile.profile.knowledge import profile_knowledge, profile_knowledge_files
 from adaptfile.profile.model import DataProfile, ExamplesProfile, KnowledgeProfile, RowIssue
 from adaptfile.profile.text import estimate_tokens
 
@@ -40,9 +40,10 @@ def profile_data(project: Project) -> DataProfile:
     data, root = project.config.data, project.root
     errors: list[ConfigError] = []
     knowledge = examples = evaluation = None
+    documents: list[str] = []
     if data.knowledge is not None:
         try:
-            knowledge = profile_knowledge(root, data.knowledge)
+            knowledge, documents = profile_knowledge_files(root, data.knowledge)
         except ConfigError as err:
             errors.append(err)
     if data.examples is not None:
@@ -63,12 +64,10 @@ def profile_data(project: Project) -> DataProfile:
     overlap = len(examples.inputs & evaluation.inputs) if examples and evaluation else 0
     unknown: dict[str, int] = {}
     unknown_eval: dict[str, int] = {}
-    if data.knowledge is not None and (
-        (examples and examples.sources) or (evaluation and evaluation.sources)
-    ):
-        files = [item.rel for item in expand(root, data.knowledge.paths)[0]]
-        unknown = _unknown_sources(examples, files)
-        unknown_eval = _unknown_sources(evaluation, files)
+    if documents and ((examples and examples.sources) or (evaluation and evaluation.sources)):
+        names = SourceNames(documents)
+        unknown = _unknown_sources(examples, names)
+        unknown_eval = _unknown_sources(evaluation, names)
     return DataProfile(
         knowledge=knowledge,
         examples=examples.profile if examples else None,
@@ -79,10 +78,10 @@ def profile_data(project: Project) -> DataProfile:
     )
 
 
-def _unknown_sources(scan: ExamplesScan | None, files: list[str]) -> dict[str, int]:
+def _unknown_sources(scan: ExamplesScan | None, names: SourceNames) -> dict[str, int]:
     """source -> rows, for the sources of `scan` that name no file of the corpus."""
     sources = scan.sources if scan else {}
-    return {s: n for s, n in sorted(sources.items()) if not any(same_source(f, s) for f in files)}
+    return {s: n for s, n in sorted(sources.items()) if s not in names}
 
 
 def _scan(root: Path, config: ExamplesConfig, key: str, errors: list[ConfigError]) -> ExamplesScan | None:

@@ -35,6 +35,11 @@ class _File(NamedTuple):  # a tuple: 10,000 of them are made on every plan and n
 
 def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
     """Count, size and token-estimate the documents matched by `config.paths` under `root`."""
+    return profile_knowledge_files(root, config)[0]
+
+
+def profile_knowledge_files(root: Path, config: KnowledgeConfig) -> tuple[KnowledgeProfile, list[str]]:
+    """profile_knowledge, and the relative paths of the documents it read (sorted), from the same walk."""
     cache = TokenCache(str(root))
     files, skipped = expand(root, config.paths, cache)
     if not files:
@@ -54,13 +59,14 @@ def profile_knowledge(root: Path, config: KnowledgeConfig) -> KnowledgeProfile:
         budget = max(HEAD_BYTES, SAMPLE_BUDGET * kind_bytes // max(total, 1))
         tokens += _estimate_kind(kind, group, kind_bytes, budget, config.text_field, cache)
     cache.save()
-    return KnowledgeProfile(
+    profile = KnowledgeProfile(
         files=len(files),
         bytes=total,
         tokens=tokens,
         by_type=dict(sorted(Counter(f.kind for f in files).items())),
         skipped=skipped,
     )
+    return profile, [f.rel for f in files]
 
 
 def expand(
