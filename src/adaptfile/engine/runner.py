@@ -80,7 +80,7 @@ def _run_step(
             ctx = StepContext(
                 step_id=spec.id,
                 key=key,
-                params=dict(parts["params"]),
+                params={**spec.shown, **parts["params"]},
                 root=layout.root,
                 inputs=tuple(parts["inputs"]),
                 upstream={dep: entry.out for dep, entry in upstream.items()},

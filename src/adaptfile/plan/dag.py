@@ -296,11 +296,11 @@ def eval_steps(
         "goal.target": config.goal.target if config.goal else None,
         "eval.variants": {v.name: list(v.strategies) for v in variants},
         "eval.ladder": [v.name for v in variants if v.rung],
-        "eval.estimates": {
-            step.removesuffix(".train"): _train_estimate(decisions[step.removesuffix(".train")])
-            for step in dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train"))
-            if step.removesuffix(".train") in decisions
-        },
+    }
+    estimates = {  # shown beside the measured figures; they depend on this machine's cores and memory
+        step.removesuffix(".train"): _train_estimate(decisions[step.removesuffix(".train")])
+        for step in dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train"))
+        if step.removesuffix(".train") in decisions
     }
     trained = tuple(dict.fromkeys(s for v in variants for s in v.steps if s.endswith(".train")))
     sft = any(s.removesuffix(".train") in TRAINERS for s in trained)
@@ -308,7 +308,8 @@ def eval_steps(
     retrieval = ("rag.train_context",) if sft and rag else ()  # its recall on the training examples
     imported = (IMPORT_STEP,) if model.source == "gguf" else ()  # the report names the GGUF source
     deps = (*(v.eval_step for v in variants), *trained, *retrieval, *imported, *sorted(set(loads)))
-    return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report))
+    shown = {"eval.estimates": estimates}
+    return (*steps, StepSpec(REPORT_STEP, "eval.report", deps, report, shown=shown))
 
 
 def _train_estimate(decision: StrategyDecision) -> dict[str, Any]:

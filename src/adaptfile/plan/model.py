@@ -17,6 +17,9 @@ class StepSpec:
     deps: tuple[str, ...] = ()  # ids of upstream steps
     params: dict[str, Any] = field(default_factory=dict)  # config fields it reads, by TOML path
     inputs: tuple[str, ...] = ()  # glob patterns / paths relative to the project root
+    # Values the step reads only to show them, e.g. the planner's estimates for this machine: not in its key
+    # or adapt.lock (they would differ by machine), and an entry restored from the cache keeps its own.
+    shown: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

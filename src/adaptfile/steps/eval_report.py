@@ -18,7 +18,7 @@ class EvalReport:
     version = (
         "4"  # 2: retrieval recall on the training examples; 3: ranking, decided_by, data checks; 4: step time
     )
-    params = None  # project.task, goal.*, eval.variants/ladder/estimates
+    params = None  # project.task, goal.*, eval.variants/ladder; eval.estimates is shown, not keyed
     outputs = ("report.json", "report.md", "goal.png")
     volatile = ("report.json", "report.md")  # they quote measured latencies and training times
     packages = ("adaptfile", "matplotlib")
