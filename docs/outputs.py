@@ -85,11 +85,9 @@ def find_blocks(files: Iterable[Path]) -> list[Block]:
             if not fence:
                 raise ValueError(f"{file}:{index + 1}: an output marker must be followed by a fenced block")
             end = next(i for i in range(index + 2, len(lines)) if lines[i].strip() == fence.group(1))
-            blocks.append(
-                Block(file=file, line=index + 2, end=end, project=marker["project"], built=bool(marker["built"]),
-                      command=marker["command"], language=fence.group(2),
-                      text="\n".join(lines[index + 2 : end]))  # fmt: skip
-            )
+            text = "\n".join(lines[index + 2 : end])
+            project, built, command = marker["project"], bool(marker["built"]), marker["command"]
+            blocks.append(Block(file, index + 2, end, project, built, command, fence.group(2), text))
     return blocks
 
 
