@@ -44,6 +44,7 @@ def test_plan_and_error_outputs_are_current(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # builds examples/scratch once (pre-training, then LoRA: minutes on 2 cores)
+@pytest.mark.timeout(1500)
 def test_build_outputs_are_current(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     _assert_current([block for block in BLOCKS if block.built], tmp_path)
