@@ -4,12 +4,13 @@
 #               leaderboard, a question
 #   make test   install adaptfile with its test tools and vector stores and run the test suite (slow tests excluded)
 #   make test-real  the tests on the real SmolLM2-135M-Instruct (slow; CI runs them after `make test`)
+#   make docs   regenerate the command outputs quoted in README.md and docs/ (docs/outputs.py; --check in the tests)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: demo test test-real test-all lint bench clean-venv
+.PHONY: demo test test-real test-all lint bench docs clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +52,11 @@ test-all: PYTEST_ARGS =
 test-all: test
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs/outputs.py docs/projects
+	$(BIN)/ruff format --check src tests bench docs/outputs.py docs/projects
+
+docs: $(VENV)/.installed-ml
+	$(BIN)/python docs/outputs.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/plan_time.py

@@ -36,10 +36,10 @@ def find_config(directory: Path | None = None, file: Path | None = None) -> Path
         if not file.is_file():
             raise ConfigError(f"{file}: no such file", hint="check the path given to --file")
         return file
-    path = (directory or Path.cwd()) / CONFIG_NAME
+    path = (directory or Path()) / CONFIG_NAME  # relative in the current directory: messages name it so
     if not path.is_file():
         raise ConfigError(
-            f"no {CONFIG_NAME} in {path.parent}",
+            f"no {CONFIG_NAME} in {directory or Path.cwd()}",
             hint="run `adapt init` to write a commented one, or point at a project with -C DIR / --file PATH",
         )
     return path
