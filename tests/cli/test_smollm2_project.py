@@ -103,3 +103,13 @@ def test_ask_answers_readably_and_a_rebuild_is_a_no_op(built: Path) -> None:
     assert answer["variant"] == "icl+lora" and "port" in answer["answer"].lower(), answer
     again = adapt(built, "build")
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+
+
+def test_training_prompts_are_the_served_prompts_with_the_real_chat_template(built: Path) -> None:
+    rows = [json.loads(line) for line in (built / "build/lora.train/train_prompts.jsonl").open()]
+    questions = "".join(r["input"] + "\n" for r in rows)
+    served = adapt(built, "ask", "--prompt-only", "--variant", "icl+lora", "--json", input=questions)
+    assert served.returncode == 0, served.stderr[-3000:]
+    prompts = [json.loads(line)["prompt"] for line in served.stdout.splitlines()]
+    assert prompts == [r["prompt"] for r in rows]
+    assert all(p.startswith("<|im_start|>") for p in prompts)  # SmolLM2's own chat template, from the GGUF
