@@ -1,8 +1,8 @@
 """Benchmark: the estimator's training-memory peak against the measured peak, on real model shapes.
 
-Random-initialised models with the real configurations of Qwen2.5-0.5B and Llama-3.2-1B (copied below, no
-download), LoRA (r 16, all linear layers) and full fine-tuning at sequence length 512, batch 1 and 4. Each row
-runs in its own process: build the model in the plan's precision (fp32 on CPU, bf16 on CUDA), run a few
+Random-initialised models with the real configurations of SmolLM2-135M, Qwen2.5-0.5B and Llama-3.2-1B (copied
+below, no download), LoRA (r 16, all linear layers) and full fine-tuning at sequence length 512, batch 1 and
+4. Each row runs in its own process: build the model in the plan's precision (fp32 on CPU, bf16 on CUDA), run a few
 optimizer steps of the recipe's loss (target-token cross-entropy) with AdamW, and measure the peak:
 
 - CPU: peak resident set size (ru_maxrss) minus the RSS of the process before the model was built;
@@ -32,6 +32,20 @@ LORA_R = 16
 TOLERANCE = 0.20
 # the real configurations (config.json of each repository), the fields that set the memory
 CONFIGS: dict[str, dict[str, Any]] = {
+    "smollm2-135m": {  # the quickstart's model: narrow (576) and deep (30 layers)
+        "model_type": "llama",
+        "hidden_size": 576,
+        "intermediate_size": 1536,
+        "num_hidden_layers": 30,
+        "num_attention_heads": 9,
+        "num_key_value_heads": 3,
+        "head_dim": 64,
+        "vocab_size": 49152,
+        "max_position_embeddings": 8192,
+        "tie_word_embeddings": True,
+        "rope_theta": 100000.0,
+        "rms_norm_eps": 1e-5,
+    },
     "qwen2.5-0.5b": {
         "model_type": "qwen2",
         "hidden_size": 896,
