@@ -94,8 +94,15 @@ def test_no_build_says_run_adapt_build(tmp_path: Path) -> None:
 def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path) -> None:
     from adaptfile.runtime.artifacts import from_upstream
 
-    params = {"eval.variant": "icl+rag+lora", "eval.strategies": ["icl", "rag", "lora"], "model.base": "scratch",
-              "model.revision": "main", "rag.top_k": 1, "eval.max_new_tokens": 32}  # fmt: skip
+    via_manifest = load_artifacts(mini_build, "icl+rag+lora")
+    params = {
+        "eval.variant": "icl+rag+lora",
+        "eval.strategies": ["icl", "rag", "lora"],
+        "model.base": "scratch",
+        "model.revision": "main",
+        "rag.top_k": 1,
+        "eval.max_new_tokens": via_manifest.max_new_tokens,
+    }  # the answer budget the plan derived from the data
     steps = [
         "eval.load",
         "pretrain.train",
@@ -105,5 +112,4 @@ def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path)
     ]  # no shots: fine-tuned
     upstream = {s: mini_build / "build" / s for s in steps}
     via_steps = from_upstream(params, upstream, mini_build)
-    via_manifest = load_artifacts(mini_build, "icl+rag+lora")
     assert via_steps == via_manifest
