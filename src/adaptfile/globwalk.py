@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 # Hand-written because glob.glob(pattern, root_dir=root, recursive=True) lists every directory twice
 # under "docs/**/*.md" (once for its subdirectories, once for the names) and keeps no listing
@@ -117,3 +117,9 @@ def _join(head: str, name: str) -> str:
 
 def _magic(text: str) -> bool:
     return "*" in text or "?" in text or "[" in text
+
+
+def read_at(row: Sequence[int], st: os.stat_result) -> bool:
+    """Whether a cached row that starts with (inode, size, mtime_ns, ctime_ns) was taken at exactly this stat
+    (the stat cache and the profile's token cache both trust a file's content only then)."""
+    return (row[0], row[1], row[2], row[3]) == (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -12,6 +12,7 @@ from stat import S_ISREG
 from typing import Any
 
 from adaptfile.engine.hashing import file_digest
+from adaptfile.globwalk import read_at
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -84,10 +85,7 @@ class State:
             row = rows.get(rel)
             if (
                 row is not None
-                and row[0] == st.st_ino
-                and row[1] == st.st_size
-                and row[2] == st.st_mtime_ns
-                and row[3] == st.st_ctime_ns
+                and read_at(row, st)
                 and row[5] >= st.st_mtime_ns + racy_window_ns(st.st_mtime_ns)
             ):
                 found[rel] = row[4]

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from adaptfile.globwalk import read_at
+
 CACHE = os.path.join(".adapt", "profile", "tokens.json")  # relative to the project root
 VERSION = 1  # bump when profile/text.py extracts or counts differently: older files are then ignored
 # A file's estimate is kept only when it was read this long after its mtime: a second write within
@@ -34,13 +36,7 @@ class TokenCache:
     def known(self, rel: str, st: os.stat_result) -> bool:
         """Whether the file was read at exactly this stat (so it was readable: chmod changes ctime)."""
         row = self._load().get(rel)
-        return (
-            row is not None
-            and row[0] == st.st_ino
-            and row[1] == st.st_size
-            and row[2] == st.st_mtime_ns
-            and row[3] == st.st_ctime_ns
-        )
+        return row is not None and read_at(row, st)
 
     def get(self, rel: str, st: os.stat_result, limit: int, text_field: str) -> tuple[int, int] | None:
         """(bytes read, tokens) recorded for this file at this stat, or None."""
