@@ -84,7 +84,11 @@ def find_blocks(files: Iterable[Path]) -> list[Block]:
                 continue
             if not fence:
                 raise ValueError(f"{file}:{index + 1}: an output marker must be followed by a fenced block")
-            end = next(i for i in range(index + 2, len(lines)) if lines[i].strip() == fence.group(1))
+            end = next((i for i in range(index + 2, len(lines)) if lines[i].strip() == fence.group(1)), None)
+            if end is None:
+                raise ValueError(
+                    f"{file}:{index + 2}: the fenced block after an output marker is never closed"
+                )
             text = "\n".join(lines[index + 2 : end])
             project, built, command = marker["project"], bool(marker["built"]), marker["command"]
             blocks.append(Block(file, index + 2, end, project, built, command, fence.group(2), text))
@@ -169,9 +173,13 @@ def rewrite(stale: list[tuple[Block, str]]) -> None:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    blocks = find_blocks(markdown_files())
-    with tempfile.TemporaryDirectory(prefix="adapt-docs-") as tmp:
-        stale = list(stale_blocks(blocks, Runner(Path(tmp))))
+    try:
+        blocks = find_blocks(markdown_files())
+        with tempfile.TemporaryDirectory(prefix="adapt-docs-") as tmp:
+            stale = list(stale_blocks(blocks, Runner(Path(tmp))))
+    except (ValueError, RuntimeError) as err:  # a malformed marker, a failing build, an output naming tmp
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for block, fresh in stale:
         print(diff(block, fresh) if check else f"updated {block.name}")
     if not check:

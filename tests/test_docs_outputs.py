@@ -55,3 +55,14 @@ def test_timings_are_the_only_thing_compared_loosely() -> None:
     assert outputs.comparable(printed) == outputs.comparable(printed.replace("0.01s", "0.52s"))
     assert outputs.comparable("≈337 ms est. per request") == "≈337 ms est. per request"
     assert outputs.comparable("2 fresh, 1 ran") != outputs.comparable("1 fresh, 2 ran")
+
+
+def test_an_unclosed_block_after_a_marker_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- output: examples/scratch: adapt plan -->\n```text\nno closing fence\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ValueError, match=r"page\.md:2: the fenced block after an output marker is never closed"
+    ):
+        outputs.find_blocks([page])
