@@ -295,6 +295,9 @@ def main() -> None:
           f"test {len(test)} rows (seed {SEED}, first {TEST_LINES} lines of test.csv, "
           f"{len({g for _, g in test})} intents); shots {SHOTS} similar; LoRA {LORA}")  # fmt: skip
     work = args.work or Path(tempfile.mkdtemp(prefix="ladder-banking77-"))
+    (work / "cache").mkdir(
+        parents=True, exist_ok=True
+    )  # the projects' [cache] remote: a missing one is skipped
     rows: list[tuple[str, str, str, float, float, str]] = []
 
     # adapt: base with the label list in the instruction; icl and icl+lora with the plain instruction

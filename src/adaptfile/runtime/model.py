@@ -13,6 +13,7 @@ from adaptfile.prompt.budget import prompt_ids
 from adaptfile.runtime.artifacts import VariantArtifacts
 from adaptfile.runtime.generation import Generation, Sampling, final_text, first_stop
 
+REPEAT_NGRAM = 4  # an answer never repeats one of its own 4-grams (copying from the prompt is fine)
 SMALL_MODEL = 20_000_000  # parameters: below this, CPU inference runs single-threaded
 
 
@@ -112,14 +113,14 @@ class LoadedModel:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        from adaptfile.runtime.sampling import SeededSampler, TextProgress
+        from adaptfile.runtime.sampling import AnswerNgramBan, SeededSampler, TextProgress
 
         sampling = sampling or Sampling()
         keep = max(1, self.window - max_new_tokens)
         ids = torch.tensor([prompt_ids[-keep:]], device=self.device)
         eos = self.tokenizer.eos_token_id
         progress = TextProgress(self.tokenizer, ids.shape[1], eos, sampling.stop, on_text)
-        processors = LogitsProcessorList()
+        processors = LogitsProcessorList([AnswerNgramBan(REPEAT_NGRAM, ids.shape[1])])
         if not sampling.greedy:
             generator = torch.Generator(device=self.device)
             if sampling.seed is None:
@@ -134,7 +135,6 @@ class LoadedModel:
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,  # sampling, when asked for, is SeededSampler's
-                no_repeat_ngram_size=4,  # greedy decoding of small models loops on a phrase otherwise
                 logits_processor=processors,
                 stopping_criteria=StoppingCriteriaList([progress] if watching else []),
                 eos_token_id=eos,

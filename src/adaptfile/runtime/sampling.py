@@ -34,6 +34,33 @@ class SeededSampler(LogitsProcessor):
         return only.scatter(1, chosen, 0.0)
 
 
+class AnswerNgramBan(LogitsProcessor):
+    """Forbids a token that would repeat an n-gram the answer already contains, looking at the
+    generated tokens only: greedy decoding of small models loops on a phrase otherwise.
+
+    Hand-written because generate(no_repeat_ngram_size=...) counts the prompt's n-grams too, so the
+    model could never copy a label from a demonstration or a phrase from a retrieved passage.
+    """
+
+    def __init__(self, size: int, prompt_length: int) -> None:
+        self.size = size
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, ids in enumerate(input_ids[:, self.prompt_length :].tolist()):
+            if len(ids) < self.size:
+                continue
+            prefix = tuple(ids[len(ids) - self.size + 1 :])
+            banned = {
+                ids[i + self.size - 1]
+                for i in range(len(ids) - self.size + 1)
+                if tuple(ids[i : i + self.size - 1]) == prefix
+            }
+            if banned:
+                scores[row, list(banned)] = float("-inf")
+        return scores
+
+
 class TextProgress(StoppingCriteria):
     """Decodes the continuation after each token: ends generation at a stop string, and hands the
     newly settled text to `on_text` (which returns False when nobody listens any more).

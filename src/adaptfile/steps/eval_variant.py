@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adaptfile.engine.protocol import StepContext
 
-VERSION = "3"  # 3: classify answers normalised to a label, or chosen by label likelihood
+VERSION = "4"  # 3: classify answers normalised to a label, or chosen by label likelihood; 4: n-gram ban over the answer only
 
 
 class EvalVariant:
