@@ -20,6 +20,7 @@ class App:
     directory: Path | None = None
     file: Path | None = None
     debug: bool = False
+    argv: tuple[str, ...] = ()  # the command line after `adapt` when it came from the process (no-op stamps)
 
     def project(self) -> Project:
         """Load adapt.toml from --file, -C DIR or the current directory."""

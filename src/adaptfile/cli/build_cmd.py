@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -133,8 +136,40 @@ def make_reporter(app: App, as_json: bool) -> Reporter:
     "examples are errors (exit 3), not warnings; also `[data] strict = true`.",
 )
 @pass_app
-def command(
+def command(app: App, **options: Any) -> None:
+    """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
+    from adaptfile import noop
+
+    if options["frozen"] and options["upgrade"]:
+        raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
+    project = app.project()
+    noop.forget(str(project.root))
+    output: list[tuple[str, str]] = []
+    with _recorded(output):
+        plan, nothing_ran = _build(app, project, **options)
+    if nothing_ran and app.argv:
+        from adaptfile.engine.inputs import literal_dirs
+
+        read_from = literal_dirs(project.root, [p for spec in plan.steps for p in spec.inputs])
+        noop.record(app.argv, str(project.root), noop.unwalked(str(project.root), read_from), output)
+
+
+@contextlib.contextmanager
+def _recorded(output: list[tuple[str, str]]) -> Iterator[None]:
+    """Everything printed meanwhile goes on to the terminal and into `output` (the no-op stamp's)."""
+    from adaptfile.noop import Recorder
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Recorder(streams[0], "out", output), Recorder(streams[1], "err", output)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _build(
     app: App,
+    project: Project,
     steps: tuple[str, ...],
     dry_run: bool,
     force: str | None,
@@ -147,17 +182,15 @@ def command(
     as_json: bool,
     require_goal: bool,
     strict: bool,
-) -> None:
-    """Run the plan's stale steps, restoring cached outputs, and record adapt.lock."""
+) -> tuple[Plan, bool]:
+    """The build itself, given the command's options: the plan, and whether it was a no-op the stamp may
+    answer next time (every step fresh, no remote cache to consult, not a preview)."""
     from adaptfile.cli.cache_cmd import remote_cache
     from adaptfile.engine.executor import BuildOptions
     from adaptfile.engine.executor import dry_run as preview
     from adaptfile.evaluate.ladder import escalate
     from adaptfile.runtime.artifacts import manifest_extra
 
-    if frozen and upgrade:
-        raise click.UsageError("--frozen and --upgrade contradict each other: --upgrade changes adapt.lock")
-    project = app.project()
     plan, meta, pins = planned(project, upgrade=upgrade)
     require_pins(plan, pins, steps)
     specs = plan.steps
@@ -177,7 +210,7 @@ def command(
         if options.remote is not None and options.remote.disabled:
             app.warn(f"{options.remote.disabled}; the remote cache was not consulted")
         _show_preview(app, verdicts, as_json)
-        return
+        return plan, False
     result = escalate(project.root, plan, meta, options, make_reporter(app, as_json))
     if not result.ok:
         failed = result.failed
@@ -197,6 +230,8 @@ def command(
                 "--require-goal: no variant met the goal",
                 hint="see build/report/report.md; add examples, change strategies or relax [goal] target",
             )
+    nothing_ran = all(o.outcome == "fresh" for o in result.outcomes)
+    return plan, nothing_ran and options.remote is None and not upgrade and not pins.unresolved
 
 
 def _reject_findings(outcomes: list[Any], flag: bool) -> None:

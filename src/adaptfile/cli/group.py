@@ -1,4 +1,4 @@
-"""The `adapt` command line: a thin click layer over the library, one module per command."""
+"""The `adapt` click group: global options, and each command's module loaded only when it runs."""
 
 from __future__ import annotations
 
@@ -54,14 +54,15 @@ def verbatim(epilog: str | None) -> str | None:
 @click.pass_context
 def cli(ctx: click.Context, directory: Path | None, file: Path | None, debug: bool) -> None:
     """make for LLM adaptation: plan, build and evaluate ICL, RAG and fine-tuning from adapt.toml."""
-    ctx.obj = App(directory=directory, file=file, debug=debug)
+    ctx.obj = App(directory=directory, file=file, debug=debug, argv=ctx.obj or ())
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the command, turn adaptfile errors into messages and exit codes."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+def run(argv: list[str], stamp: bool = False) -> None:
+    """Run the command line `argv`, turning adaptfile errors into messages and exit codes; `stamp`: a
+    no-op build may leave a stamp for the next one (App.argv holds the command line then)."""
+    debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="adapt", standalone_mode=False)
+        cli.main(args=argv, prog_name="adapt", standalone_mode=False, obj=tuple(argv) if stamp else ())
     except AdaptError as err:
         if debug:
             raise

@@ -48,6 +48,15 @@ def expand_inputs(
     return dict(sorted(found.items()))
 
 
+def literal_dirs(root: Path, patterns: Iterable[str]) -> list[str]:
+    """The directory each of `patterns` reads from (its part before the first wildcard; a file's: its
+    directory), as absolute normalised paths, sorted."""
+    base = str(root)
+    return sorted(
+        {_literal_dir(os.path.join(base, p.replace("\\", "/").removeprefix("./"))) for p in patterns}
+    )
+
+
 def _literal_dir(full: str) -> str:
     """The directory part of a pattern before its first wildcard (a literal file: its parent)."""
     parts = full.split("/")
