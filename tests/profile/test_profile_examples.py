@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adaptfile.config import Project
 from adaptfile.errors import ConfigError
@@ -306,24 +308,62 @@ def test_every_row_is_read_to_the_end_of_the_file(project: ProjectMaker) -> None
     ]
 
 
-def test_rows_are_streamed_not_held(tmp_path: Path) -> None:
-    """Reading a JSON Lines or CSV file holds one line at a time: traced memory stays far below the file's
-    size. (The 300 MB end-to-end case is tests/cli/test_data_checks.py, marked slow.)"""
+@pytest.mark.parametrize("layout", ["jsonl", "json-indented", "json-minified"])
+def test_rows_are_streamed_not_held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    """Reading a JSON Lines, CSV or JSON array file holds a piece at a time: traced memory stays far below
+    the file's size. (The 300 MB end-to-end case is tests/badinput/test_data_checks.py, marked slow.)"""
     import tracemalloc
 
-    from adaptfile.profile.readers import RowReader
+    from adaptfile.profile import readers
 
-    row = json.dumps({"prompt": "p" * 200, "completion": "c" * 200}) + "\n"
-    path = tmp_path / "big.jsonl"
-    path.write_text(row * 20_000)  # 8 MB
+    monkeypatch.setattr(readers._Window, "CHUNK", 1 << 16)
+    record = {"prompt": "p" * 200, "completion": "c" * 200}
+    path = tmp_path / ("big.jsonl" if layout == "jsonl" else "big.json")
+    if layout == "jsonl":
+        path.write_text((json.dumps(record) + "\n") * 20_000)  # 8 MB
+    else:
+        path.write_text(json.dumps([record] * 20_000, indent=2 if layout == "json-indented" else None))
     tracemalloc.start()
     try:
-        count = sum(1 for raw in RowReader(path, "jsonl").rows() if raw.record is not None)
+        kind = "jsonl" if layout == "jsonl" else "json"
+        count = sum(1 for raw in readers.RowReader(path, kind).rows() if raw.record is not None)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert count == 20_000
-    assert peak < path.stat().st_size // 20, peak
+    assert peak < path.stat().st_size // 10, peak  # a few pieces of 64 KiB, not the 8 MB file
+
+
+@given(
+    records=st.lists(
+        st.dictionaries(st.sampled_from(["prompt", "completion", "x"]), st.text(max_size=12) | st.integers()),
+        max_size=6,
+    ),
+    indent=st.sampled_from([None, 1, 3]),
+    cut=st.integers(min_value=0, max_value=400) | st.none(),
+)
+@settings(deadline=None)  # each example writes a file and reads it three times
+def test_a_json_array_read_in_pieces_gives_the_rows_read_whole(
+    records: list, indent: int | None, cut: int | None
+) -> None:
+    """Pieces of a few characters: every row, line and error (a file cut short anywhere) as with one piece."""
+    import tempfile
+
+    from adaptfile.profile import readers
+
+    text = json.dumps(records, indent=indent, ensure_ascii=False)
+    text = text if cut is None else text[:cut]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.json"
+        path.write_text(text, encoding="utf-8")
+        rows = {}
+        for chunk in (1 << 20, 5, 1):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(readers._Window, "CHUNK", chunk)
+                rows[chunk] = list(readers.RowReader(path, "json").rows())
+    assert rows[5] == rows[1 << 20] == rows[1]
+    if cut is None:
+        assert [r.record for r in rows[1]] == records
 
 
 def test_read_examples_normalizes_rows(project: ProjectMaker) -> None:

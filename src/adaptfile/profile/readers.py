@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -23,6 +24,7 @@ _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _WS = re.compile(r"[ \t\n\r]*")
 _UNDECODED = re.compile("[\udc80-\udcff]")
+_LONGEST_LITERAL = len("-Infinity")  # a value cut inside a literal fails this close to the window's end
 _DANGLING_AT = re.compile(r"( starting)? at$")  # json's "Unterminated string starting at" + position
 ENCODING_HINT = "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`"
 
@@ -41,8 +43,8 @@ def file_type(path: Path) -> str | None:
 
 
 class RowReader:
-    """Iterate the rows of one file to its end. JSON Lines and CSV/TSV are streamed line by line (memory
-    does not grow with the file); a JSON array is read whole."""
+    """Iterate the rows of one file to its end, streamed: memory does not grow with the file (JSON Lines
+    and CSV/TSV line by line, a JSON array record by record)."""
 
     def __init__(self, path: Path, kind: str) -> None:
         self.path = path
@@ -50,7 +52,7 @@ class RowReader:
 
     def rows(self) -> Iterator[RawRow]:
         if self.kind == "json":
-            return _json_rows(_read_text(self.path))
+            return _json_rows(_Window(self.path))
         lines = self._lines()
         if self.kind == "jsonl":
             return _jsonl_rows(lines)
@@ -94,40 +96,124 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[RawRow]:
         yield _as_record(number, value)
 
 
-def _json_rows(text: str) -> Iterator[RawRow]:
+class _Window:
+    """A file's text read a piece at a time: `text` holds what is not dropped yet; `line_at` counts lines
+    incrementally (positions asked for only grow)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = path.open("rb")
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.text = ""
+        self.first_line = 1  # the line of text[0]
+        self.mark = (0, 1)  # a position in text and its line
+        self.first_columns = 0  # characters of the first line dropped before text[0]
+        self.eof = False
+        self.started = False
+
+    def more(self) -> bool:
+        """Read the next piece; False at the end of the file."""
+        if self.eof:
+            return False
+        data = self.handle.read(self.CHUNK)
+        if not self.started:
+            _check_bom(self.path, data)
+            data, self.started = data.removeprefix(_BOM), True
+        self.eof = not data
+        self.text += self.decoder.decode(data, final=self.eof)
+        if self.eof:
+            self.handle.close()
+        return True
+
+    def skip_space(self, pos: int) -> int:
+        """The first non-whitespace position from `pos`, reading on as needed (len(text) at the end)."""
+        while True:
+            pos = _WS.match(self.text, pos).end()
+            if pos < len(self.text) or not self.more():
+                return pos
+
+    def line_at(self, pos: int) -> int:
+        at, line = self.mark
+        line += self.text.count("\n", at, pos)
+        self.mark = (pos, line)
+        return line
+
+    def drop_before(self, pos: int) -> int:
+        """Forget the text before `pos` once it fills a piece: whole lines, or for a long line (a minified
+        array) up to `pos`, remembering how many columns of the first line are gone; `pos` in the text kept."""
+        cut = self.text.rfind("\n", 0, pos) + 1
+        if cut < self.CHUNK and pos < 2 * self.CHUNK:
+            return pos
+        line = self.line_at(pos if cut < self.CHUNK else cut)
+        self.first_columns = self.first_columns + pos if cut < self.CHUNK and line == self.first_line else 0
+        if cut < self.CHUNK:
+            cut = pos
+        self.first_line, self.text, self.mark = line, self.text[cut:], (0, line)
+        return pos - cut
+
+    def where(self, err: json.JSONDecodeError) -> tuple[int, int]:
+        """The file line and column of a decoding error in `text`."""
+        columns = self.first_columns if err.lineno == 1 else 0
+        return self.first_line + err.lineno - 1, err.colno + columns
+
+
+def _json_rows(window: _Window) -> Iterator[RawRow]:
+    """The records of a JSON array, each decoded as soon as the window holds all of it."""
     decoder = json.JSONDecoder()
-    pos = _WS.match(text).end()
-    if pos == len(text):
+    pos = window.skip_space(0)
+    if pos == len(window.text):
         return
-    if text[pos] != "[":
-        yield from _json_single_or_lines(text, pos, decoder)
+    if window.text[pos] != "[":
+        while window.more():
+            pass
+        yield from _json_single_or_lines(window.text, pos, decoder)
         return
-    line, last, index = 1, 0, 0
-    pos = _WS.match(text, pos + 1).end()
-    while pos < len(text) and text[pos] != "]":
+    index = 0
+    pos = window.skip_space(pos + 1)
+    while pos < len(window.text) and window.text[pos] != "]":
         index += 1
-        line += text.count("\n", last, pos)
-        last = pos
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            yield RawRow(
-                err.lineno,
-                None,
-                f"record {index}: {json_error(err)}; the records after it were not read",
-            )
+        pos = window.drop_before(pos)
+        decoded = _decode_record(window, decoder, pos)
+        if isinstance(decoded, json.JSONDecodeError):
+            line, column = window.where(decoded)
+            why = json_error(decoded, column)
+            yield RawRow(line, None, f"record {index}: {why}; the records after it were not read")
             return
-        bad = undecoded_error(text[pos:end])
+        value, end = decoded
+        line = window.line_at(pos)
+        bad = undecoded_error(window.text[pos:end])
         yield RawRow(line, None, bad) if bad else _as_record(line, value)
-        pos = _WS.match(text, end).end()
-        if pos < len(text) and text[pos] == ",":
-            pos = _WS.match(text, pos + 1).end()
-        elif pos >= len(text) or text[pos] != "]":
-            where = line + text.count("\n", last, pos)
+        pos = window.skip_space(end)
+        if pos < len(window.text) and window.text[pos] == ",":
+            pos = window.skip_space(pos + 1)
+        elif pos >= len(window.text) or window.text[pos] != "]":
+            where = window.line_at(pos)
             yield RawRow(
                 where, None, "expected ',' or ']' after a record; the records after it were not read"
             )
             return
+    if pos >= len(window.text):
+        yield RawRow(window.line_at(pos), None, "the array is not closed with ']'; the file may be truncated")
+
+
+def _decode_record(
+    window: _Window, decoder: json.JSONDecoder, pos: int
+) -> tuple[Any, int] | json.JSONDecodeError:
+    """The value at `pos` and where it ends, reading on while the window may hold only part of it."""
+    while True:
+        try:
+            value, end = decoder.raw_decode(window.text, pos)
+        except json.JSONDecodeError as err:
+            cut_short = (
+                err.msg.startswith("Unterminated string") or err.pos >= len(window.text) - _LONGEST_LITERAL
+            )
+            if cut_short and window.more():
+                continue
+            return err
+        if end < len(window.text) or not window.more():  # a number at the window's end may go on
+            return value, end
 
 
 def _json_single_or_lines(text: str, pos: int, decoder: json.JSONDecoder) -> Iterator[RawRow]:
@@ -201,12 +287,6 @@ def _as_record(line: int, value: Any) -> RawRow:
     return RawRow(line, None, f"expected a JSON object {{...}}, got {kind}")
 
 
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    _check_bom(path, data)
-    return data.removeprefix(_BOM).decode("utf-8", "surrogateescape")
-
-
 def _check_bom(path: Path, head: bytes) -> None:
     if head.startswith(_UTF16_BOMS):
         raise ConfigError(
@@ -214,7 +294,7 @@ def _check_bom(path: Path, head: bytes) -> None:
         )
 
 
-def json_error(err: json.JSONDecodeError) -> str:
+def json_error(err: json.JSONDecodeError, column: int | None = None) -> str:
     """Why a JSON text does not parse, for a person: "invalid JSON: unterminated string (column 14)"."""
     reason = err.msg[:1].lower() + err.msg[1:]
-    return f"invalid JSON: {_DANGLING_AT.sub('', reason)} (column {err.colno})"
+    return f"invalid JSON: {_DANGLING_AT.sub('', reason)} (column {column or err.colno})"
