@@ -113,7 +113,8 @@ def _estimate_text(estimate: dict[str, Any]) -> str:
             lines[-1] += " per device"
             lines.append(f"{PARALLEL_NAMES[estimate['parallel']]} on {estimate.get('devices', 1)} device(s)")
     if "gpu_hours" in estimate:
-        lines.append(f"{_num(estimate['gpu_hours'])} GPU-h, ${estimate.get('cost_usd', 0):,.2f}")
+        unit = estimate.get("hours_unit", "GPU-h")
+        lines.append(f"{_num(estimate['gpu_hours'])} {unit}, ${estimate.get('cost_usd', 0):,.2f}")
     if "pairs" in estimate:  # the embedder's tuning
         lines.append(
             f"{estimate['pairs']:,} pairs × {estimate['epochs']} epoch, ≈{_num(estimate['wall_minutes'])} min"

@@ -88,6 +88,7 @@ class TrainPlan:
             "train_tokens": int(self.tokens),
             "flops": est.sig(self.flops),
             "gpu_hours": est.sig(self.gpu_hours),
+            "hours_unit": self.hardware.hours_unit,  # "GPU-h" on CUDA, "h" (device hours) elsewhere
             "wall_hours": est.sig(self.wall_hours),
             "cost_usd": round(self.cost_usd, 2),
             "hardware": self.hardware.describe(),
