@@ -113,3 +113,30 @@ def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path)
     upstream = {s: mini_build / "build" / s for s in steps}
     via_steps = from_upstream(params, upstream, mini_build)
     assert via_steps == via_manifest
+
+
+def test_batched_answers_equal_the_answers_one_by_one(mini_build: Path) -> None:
+    """eval.variant answers in left-padded batches: each row's answer is what it gets alone. A random
+    model (the mini build's tokenizer) so the answers have tokens, of different lengths."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+    )  # fmt: skip
+    model = LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, window=256)
+    prompts = [
+        tokenizer(q)["input_ids"]
+        for q in ("How long is the warranty?", "Dim?", "What if it flickers at night?")
+    ]
+    assert len({len(p) for p in prompts}) > 1  # the batch is padded
+    alone = [model.generate(p, 24) for p in prompts]
+    together = model.generate_batch(prompts, 24)
+    assert all(g.tokens > 3 for g in alone)
+    assert [(g.text, g.tokens, g.finish_reason) for g in together] == [
+        (g.text, g.tokens, g.finish_reason) for g in alone
+    ]

@@ -277,6 +277,7 @@ def eval_steps(
         "project.task": config.project.task,
         "project.seed": config.project.seed,
         "eval.max_new_tokens": int(settings.get("icl", {}).get("answer_tokens", 64)),
+        "eval.batch_size": config.eval.batch_size,
     }
     labels: tuple[str, ...] = ()  # classify: the label set comes from the examples, never the eval set
     if config.project.task == "classify":

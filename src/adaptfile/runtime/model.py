@@ -138,17 +138,54 @@ class LoadedModel:
                 logits_processor=processors,
                 stopping_criteria=StoppingCriteriaList([progress] if watching else []),
                 eos_token_id=eos,
-                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
+                pad_token_id=self._pad_id(),
             )
-        new = out[0, ids.shape[1] :].tolist()
-        ended = eos is not None and eos in new
-        if ended:
-            new = new[: new.index(eos)]
+        new = self._until_eos(out[0, ids.shape[1] :].tolist())
         decoded = progress.decoded(new)
         text = final_text(decoded, sampling.stop)
         progress.show(text)
-        stopped = ended or first_stop(decoded, sampling.stop) is not None or len(new) < max_new_tokens
+        stopped = first_stop(decoded, sampling.stop) is not None or len(new) < max_new_tokens
         return Generation(text, len(new), "stop" if stopped else "length")
+
+    def generate_batch(self, prompts: Sequence[list[int]], max_new_tokens: int) -> list[Generation]:
+        """Greedy continuations of several prompts in one left-padded batch: the answers `generate` gives
+        one by one (up to float rounding in the padded matmuls), at about twice the throughput on a CPU."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        from adaptfile.runtime.sampling import AnswerNgramBan
+
+        keep = max(1, self.window - max_new_tokens)
+        rows = [list(p[-keep:]) for p in prompts]
+        width = max(len(r) for r in rows)
+        pad = self._pad_id()
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        with self._computing():
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([AnswerNgramBan(REPEAT_NGRAM, width)]),
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=pad,
+            )
+        generations = []
+        for row in out[:, width:].tolist():
+            new = self._until_eos(row)
+            text = final_text(self.tokenizer.decode(new, skip_special_tokens=True), ())
+            generations.append(Generation(text, len(new), "stop" if len(new) < max_new_tokens else "length"))
+        return generations
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad if pad is not None else self.tokenizer.eos_token_id)
+
+    def _until_eos(self, new: list[int]) -> list[int]:
+        """Generated ids before the first EOS (a finished row of a batch is padded after it)."""
+        eos = self.tokenizer.eos_token_id
+        return new[: new.index(eos)] if eos is not None and eos in new else new
 
     def label_nlls(self, prompt_ids: list[int], labels: Sequence[str]) -> list[float]:
         """Total negative log-likelihood of each label (+ EOS) as the answer to the prompt: the prompt

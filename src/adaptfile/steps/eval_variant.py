@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from adaptfile.engine.protocol import StepContext
 
-VERSION = "4"  # 3: classify answers normalised to a label, or chosen by label likelihood; 4: n-gram ban over the answer only
+# 3: classify answers normalised to a label, or chosen by label likelihood; 4: n-gram ban over the answer
+# only; 5: greedy answers generated in batches of eval.batch_size
+VERSION = "5"
 
 
 class EvalVariant:
@@ -16,7 +19,7 @@ class EvalVariant:
 
     name = "eval.variant"
     version = VERSION
-    params = None  # eval.variant/strategies/max_new_tokens/classify, project.task/seed, model.*, rag.top_k
+    params = None  # eval.variant/strategies/max_new_tokens/classify/batch_size, project.task/seed, model.*, rag.top_k
     outputs = ("results.json", "predictions.jsonl")
     volatile = outputs  # both carry measured latencies
     packages = ("adaptfile", "torch", "transformers", "peft")
@@ -36,35 +39,36 @@ class EvalVariant:
         labels = _labels(ctx, rows) if task == "classify" else []
         by_likelihood = task == "classify" and p.get("eval.classify") == "likelihood"
         runtime.load()  # not inside the first row's latency
-        predictions = []
-        for done, row in enumerate(rows):
+        prepared = []
+        for row in rows:
             started = time.perf_counter()
             chunks = runtime.retrieve(row.input)
-            prepared = runtime.prepare(row.input, chunks)
-            if by_likelihood:
-                nlls = runtime.model.label_nlls(prepared.ids, labels)
-                text = labels[nlls.index(min(nlls))]
-            else:
-                text = runtime.model.generate(prepared.ids, runtime.max_new_tokens).text
-            latency = (time.perf_counter() - started) * 1000
-            gold = row.label or row.output
+            prepared.append((chunks, runtime.prepare(row.input, chunks), time.perf_counter() - started))
+        prompts = [p.ids for _, p, _ in prepared]
+        if by_likelihood:
+            answers = _likeliest(runtime, prompts, labels, ctx)
+        else:
+            answers = _generated(runtime, prompts, int(p.get("eval.batch_size", 1)), ctx)
+        predictions = []
+        for row, (chunks, prompt, seconds), (text, answer_seconds) in zip(
+            rows, prepared, answers, strict=True
+        ):
             rank = (
                 first_hit_rank(chunks, RetrievalCase(row.input, row.source)) if rag and row.source else None
             )
             predictions.append(
                 Prediction(
                     question=row.input,
-                    gold=gold,
+                    gold=row.label or row.output,
                     answer=text,
-                    answer_nll=round(runtime.answer_nll(row.input, row.output, prepared), 6),
-                    prompt_tokens=len(prepared.ids),
-                    latency_ms=round(latency, 3),
-                    citations=[str(c) for c in prepared.citations],
+                    answer_nll=round(runtime.answer_nll(row.input, row.output, prompt), 6),
+                    prompt_tokens=len(prompt.ids),
+                    latency_ms=round((seconds + answer_seconds) * 1000, 3),
+                    citations=[str(c) for c in prompt.citations],
                     source=row.source,
                     retrieval_rank=rank,
                 )
             )
-            ctx.progress(done + 1, len(rows), runtime.name)
         metrics = task_metrics(task, predictions, rag, labels)
         results = {
             "variant": runtime.name,
@@ -77,6 +81,38 @@ class EvalVariant:
         _write(ctx.output("predictions.jsonl"), "".join(lines))
         shown = ", ".join(f"{k} {v:g}" for k, v in metrics.items())
         ctx.log(f"{runtime.name}: {len(predictions)} rows: {shown}")
+
+
+def _generated(
+    runtime: Any, prompts: list[list[int]], batch_size: int, ctx: StepContext
+) -> list[tuple[str, float]]:
+    """Each prompt's greedy answer and seconds: batches of `batch_size` generate together, and each row
+    is charged an equal share of its batch's time."""
+    answers: list[tuple[str, float]] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = prompts[start : start + batch_size]
+        started = time.perf_counter()
+        if len(batch) == 1:
+            texts = [runtime.model.generate(batch[0], runtime.max_new_tokens).text]
+        else:
+            texts = [g.text for g in runtime.model.generate_batch(batch, runtime.max_new_tokens)]
+        share = (time.perf_counter() - started) / len(batch)
+        answers += [(text, share) for text in texts]
+        ctx.progress(len(answers), len(prompts), runtime.name)
+    return answers
+
+
+def _likeliest(
+    runtime: Any, prompts: list[list[int]], labels: list[str], ctx: StepContext
+) -> list[tuple[str, float]]:
+    """Each prompt's most likely label and the seconds its scoring took."""
+    answers = []
+    for ids in prompts:
+        started = time.perf_counter()
+        nlls = runtime.model.label_nlls(ids, labels)
+        answers.append((labels[nlls.index(min(nlls))], time.perf_counter() - started))
+        ctx.progress(len(answers), len(prompts), runtime.name)
+    return answers
 
 
 def _labels(ctx: StepContext, rows: list) -> list[str]:
