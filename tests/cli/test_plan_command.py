@@ -71,8 +71,9 @@ def test_plan_json_is_byte_identical_across_runs(adapt: Runner) -> None:
 def test_plan_table_shows_reasons_estimates_and_steps(adapt: Runner) -> None:
     done = adapt("-C", str(EXAMPLES / "quickstart"), "plan")
     assert done.returncode == 0, done.stderr
-    for text in ("data profile", "strategies", "build steps", "[goal]", "rag.index", "GPU-h"):
+    for text in ("data profile", "strategies", "build steps", "[goal]", "rag.index", " h, $"):
         assert text in done.stdout, text
+    assert "GPU-h" not in done.stdout  # training on the CPU: device hours, not GPU hours
 
 
 def test_impossible_include_is_a_plan_error(tmp_path: Path, adapt: Runner) -> None:
