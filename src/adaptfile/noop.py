@@ -75,7 +75,7 @@ def replay(argv: Sequence[str]) -> bool:
 
 def record(argv: Sequence[str], root: str, extra: Sequence[str], output: Sequence[tuple[str, str]]) -> bool:
     """Write the stamp after a build that ran nothing (False, and no stamp, when an entry is too recent
-    to be trusted: the next no-op writes it)."""
+    to be trusted, the next no-op writes it, or when it cannot be written)."""
     path = os.path.join(root, STAMP)
     started = time.time_ns()
     try:
@@ -85,10 +85,14 @@ def record(argv: Sequence[str], root: str, extra: Sequence[str], output: Sequenc
         return False
     stamp = {"format": FORMAT, "digest": value, "extra": list(extra), "output": [list(c) for c in output]}
     temporary = f"{path}.{os.getpid()}.tmp"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(stamp, handle)
-    os.replace(temporary, path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(stamp, handle)
+        os.replace(temporary, path)
+    except OSError:  # the build itself succeeded: without a stamp the next no-op just plans in full
+        _remove(temporary)
+        return False
     return True
 
 
@@ -179,7 +183,7 @@ def _is_venv(directory: str) -> bool:
 
 
 def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):  # gone already, or not ours to remove: a stale stamp never matches
         os.remove(path)
 
 
