@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from adaptfile.errors import ConfigError
 
@@ -52,11 +52,16 @@ class RowReader:
 
     def rows(self) -> Iterator[RawRow]:
         if self.kind == "json":
-            return _json_rows(_Window(self.path))
+            return self._json_rows()
         lines = self._lines()
         if self.kind == "jsonl":
             return _jsonl_rows(lines)
         return _csv_rows(lines, "\t" if self.kind == "tsv" else ",")
+
+    def _json_rows(self) -> Iterator[RawRow]:
+        """The records of a .json file; the file closes when the reading ends, also when it stops early."""
+        with self.path.open("rb") as handle:
+            yield from _json_rows(_Window(self.path, handle))
 
     def _lines(self) -> Iterator[str]:
         """Decoded lines (newlines kept; undecodable bytes as lone surrogates), one at a time."""
@@ -102,9 +107,9 @@ class _Window:
 
     CHUNK = 1 << 20
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
         self.path = path
-        self.handle = path.open("rb")
+        self.handle = handle
         self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         self.text = ""
         self.first_line = 1  # the line of text[0]
@@ -123,8 +128,6 @@ class _Window:
             data, self.started = data.removeprefix(_BOM), True
         self.eof = not data
         self.text += self.decoder.decode(data, final=self.eof)
-        if self.eof:
-            self.handle.close()
         return True
 
     def skip_space(self, pos: int) -> int:

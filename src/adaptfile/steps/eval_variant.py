@@ -44,7 +44,7 @@ class EvalVariant:
             started = time.perf_counter()
             chunks = runtime.retrieve(row.input)
             prepared.append((chunks, runtime.prepare(row.input, chunks), time.perf_counter() - started))
-        prompts = [p.ids for _, p, _ in prepared]
+        prompts = [prompt.ids for _, prompt, _ in prepared]
         if by_likelihood:
             answers = _likeliest(runtime, prompts, labels, ctx)
         else:
