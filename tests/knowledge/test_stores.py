@@ -169,3 +169,20 @@ def test_a_large_corpus_in_embedded_qdrant_is_warned_of() -> None:
     assert scale_warnings(StoreSpec("qdrant"), LOCAL_QDRANT_POINTS) == []
     assert scale_warnings(StoreSpec("qdrant", url="http://127.0.0.1:6333"), 10**6) == []
     assert scale_warnings(StoreSpec("faiss"), 10**6) == []
+
+
+def test_the_simple_store_writes_the_bytes_llama_index_writes(project, tmp_path: Path) -> None:
+    """The simple store's own persist (one C-encoded json.dumps) writes what SimpleVectorStore.persist does,
+    and llama-index loads it back."""
+    import json
+
+    from llama_index.core.vector_stores import SimpleVectorStore
+    from llama_index.core.vector_stores.simple import SimpleVectorStoreData
+
+    root, files = project
+    written = _build(root, files, "simple") / "default__vector_store.json"
+    data = SimpleVectorStoreData.from_dict(json.loads(written.read_text(encoding="utf-8")))
+    assert data.embedding_dict and data.metadata_dict
+    SimpleVectorStore(data=data).persist(str(tmp_path / "plain.json"))
+    assert (tmp_path / "plain.json").read_bytes() == written.read_bytes()
+    assert SimpleVectorStore.from_persist_path(str(written)).data == data

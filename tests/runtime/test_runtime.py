@@ -134,9 +134,32 @@ def test_batched_answers_equal_the_answers_one_by_one(mini_build: Path) -> None:
         for q in ("How long is the warranty?", "Dim?", "What if it flickers at night?")
     ]
     assert len({len(p) for p in prompts}) > 1  # the batch is padded
+    golds = ["Two years.", "Yes", "Check the night mode schedule in the app, then restart it."]
     alone = [model.generate(p, 24) for p in prompts]
-    together = model.generate_batch(prompts, 24)
+    together, nlls = model.generate_batch(prompts, 24, golds)
     assert all(g.tokens > 3 for g in alone)
     assert [(g.text, g.tokens, g.finish_reason) for g in together] == [
         (g.text, g.tokens, g.finish_reason) for g in alone
     ]
+    # the golds scored in the batch's prefill: the loss each gets alone
+    assert nlls == pytest.approx(
+        [model.answer_nll(p, g)[0] for p, g in zip(prompts, golds, strict=True)], abs=1e-4
+    )
+    assert model.generate_batch(prompts, 24)[1] == [None, None, None]
+
+
+def test_a_gold_that_does_not_fit_beside_its_prompt_is_scored_alone(mini_build: Path) -> None:
+    """A row whose prompt would be cut differently for scoring than for generating gets no batch score."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    model = LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, window=64)
+    prompts = [tokenizer("Dim?")["input_ids"], tokenizer(" word" * 70)["input_ids"]]
+    _, nlls = model.generate_batch(prompts, 8, ["Yes", "No"])
+    assert nlls == [None, None]

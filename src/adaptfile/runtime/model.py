@@ -147,9 +147,14 @@ class LoadedModel:
         stopped = first_stop(decoded, sampling.stop) is not None or len(new) < max_new_tokens
         return Generation(text, len(new), "stop" if stopped else "length")
 
-    def generate_batch(self, prompts: Sequence[list[int]], max_new_tokens: int) -> list[Generation]:
+    def generate_batch(
+        self, prompts: Sequence[list[int]], max_new_tokens: int, golds: Sequence[str] | None = None
+    ) -> tuple[list[Generation], list[float | None]]:
         """Greedy continuations of several prompts in one left-padded batch: the answers `generate` gives
-        one by one (up to float rounding in the padded matmuls), at about twice the throughput on a CPU."""
+        one by one (up to float rounding in the padded matmuls), at about twice the throughput on a CPU.
+        With `golds`, also each gold answer's `answer_nll`, scored in the same prefill: the prompts run
+        once with the golds after them, the cache is cut back to the prompts and generation continues it
+        (all None when a prompt would be cut differently for scoring than for generating: score alone)."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -161,6 +166,13 @@ class LoadedModel:
         pad = self._pad_id()
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        nlls: list[float | None] = [None] * len(rows)
+        cache = None
+        targets = [self._gold_ids(g) for g in golds] if golds is not None else []
+        if targets and all(
+            len(p) <= min(keep, self.window - len(t)) for p, t in zip(prompts, targets, strict=True)
+        ):
+            nlls, cache = self._score_golds(ids, mask, targets)
         with self._computing():
             out = self.model.generate(
                 input_ids=ids,
@@ -170,13 +182,48 @@ class LoadedModel:
                 logits_processor=LogitsProcessorList([AnswerNgramBan(REPEAT_NGRAM, width)]),
                 eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=pad,
+                cache=cache,
             )
         generations = []
         for row in out[:, width:].tolist():
             new = self._until_eos(row)
             text = final_text(self.tokenizer.decode(new, skip_special_tokens=True), ())
             generations.append(Generation(text, len(new), "stop" if len(new) < max_new_tokens else "length"))
-        return generations
+        return generations, nlls
+
+    def _score_golds(self, ids: Any, mask: Any, targets: list[list[int]]) -> tuple[list[float | None], Any]:
+        """Each target's mean NLL after its left-padded prompt, and the prompts' cache minus their last
+        token (generate runs that token, then decodes). Every gold starts at the same column (the prompts
+        are left-padded to one width) and is right-padded, so logits are needed only for the last
+        longest-gold + 1 positions. (None for every row, None) when the cache cannot be cut back."""
+        import torch
+
+        pad, longest = self._pad_id(), max(len(t) for t in targets)
+        after = torch.tensor([t + [pad] * (longest - len(t)) for t in targets], device=self.device)
+        after_mask = torch.tensor(
+            [[1] * len(t) + [0] * (longest - len(t)) for t in targets], device=self.device
+        )
+        full_mask = torch.cat([mask, after_mask], 1)
+        positions = (full_mask.cumsum(-1) - 1).masked_fill(full_mask == 0, 1)  # as generate counts them
+        with self._computing():
+            out = self.model(
+                input_ids=torch.cat([ids, after], 1),
+                attention_mask=full_mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=longest + 1,
+            )
+        cache = out.cache
+        try:
+            cache.crop(-(longest + 1))  # back to the prompts without their last token
+        except (RuntimeError, ValueError):  # e.g. a sliding-window layer past its window
+            return [None] * len(targets), None
+        nlls: list[float | None] = []
+        for row, target in enumerate(targets):
+            predicted = out.logits[row, : len(target)].float()
+            gold = torch.tensor(target, device=predicted.device)
+            nlls.append(float(torch.nn.functional.cross_entropy(predicted, gold, reduction="mean")))
+        return nlls, cache
 
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
@@ -217,21 +264,23 @@ class LoadedModel:
         return totals
 
     def answer_nll(self, prompt_ids: list[int], answer: str) -> tuple[float, int]:
-        """Mean negative log-likelihood per gold-answer token (answer + EOS) given the prompt, one forward pass."""
+        """Mean negative log-likelihood per gold-answer token (answer + EOS) given the prompt, one forward pass
+        (logits only where the answer is predicted)."""
         import torch
 
-        from adaptfile.prompt.chat import eos_token
-
-        target = list(
-            self.tokenizer(answer + eos_token(self.tokenizer), add_special_tokens=False)["input_ids"]
-        )
-        target = target[: max(1, self.window // 2)]
+        target = self._gold_ids(answer)
         context = prompt_ids[-max(1, self.window - len(target)) :]
         ids = torch.tensor([context + target], device=self.device)
         with self._computing():
-            logits = self.model(input_ids=ids).logits[0].float()
-        start = len(context)
-        predicted = logits[start - 1 : start - 1 + len(target)]
+            logits = self.model(input_ids=ids, logits_to_keep=len(target) + 1).logits[0].float()
+        predicted = logits[: len(target)]
         gold = torch.tensor(target, device=predicted.device)
         nll = torch.nn.functional.cross_entropy(predicted, gold, reduction="mean")
         return float(nll), len(target)
+
+    def _gold_ids(self, answer: str) -> list[int]:
+        """The tokens a gold answer is scored on: the answer and EOS, at most half the window."""
+        from adaptfile.prompt.chat import eos_token
+
+        target = self.tokenizer(answer + eos_token(self.tokenizer), add_special_tokens=False)["input_ids"]
+        return list(target)[: max(1, self.window // 2)]

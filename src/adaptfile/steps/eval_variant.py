@@ -10,8 +10,9 @@ from typing import Any
 from adaptfile.engine.protocol import StepContext
 
 # 3: classify answers normalised to a label, or chosen by label likelihood; 4: n-gram ban over the answer
-# only; 5: greedy answers generated in batches of eval.batch_size
-VERSION = "5"
+# only; 5: greedy answers generated in batches of eval.batch_size; 6: a batch scores its gold answers in
+# its generation prefill
+VERSION = "6"
 
 
 class EvalVariant:
@@ -45,12 +46,13 @@ class EvalVariant:
             chunks = runtime.retrieve(row.input)
             prepared.append((chunks, runtime.prepare(row.input, chunks), time.perf_counter() - started))
         prompts = [prompt.ids for _, prompt, _ in prepared]
+        golds = [row.output for row in rows]
         if by_likelihood:
             answers = _likeliest(runtime, prompts, labels, ctx)
         else:
-            answers = _generated(runtime, prompts, int(p.get("eval.batch_size", 1)), ctx)
+            answers = _generated(runtime, prompts, golds, int(p.get("eval.batch_size", 1)), ctx)
         predictions = []
-        for row, (chunks, prompt, seconds), (text, answer_seconds) in zip(
+        for row, (chunks, prompt, seconds), (text, answer_seconds, nll) in zip(
             rows, prepared, answers, strict=True
         ):
             rank = (
@@ -61,7 +63,9 @@ class EvalVariant:
                     question=row.input,
                     gold=row.label or row.output,
                     answer=text,
-                    answer_nll=round(runtime.answer_nll(row.input, row.output, prompt), 6),
+                    answer_nll=round(
+                        runtime.answer_nll(row.input, row.output, prompt) if nll is None else nll, 6
+                    ),
                     prompt_tokens=len(prompt.ids),
                     latency_ms=round((seconds + answer_seconds) * 1000, 3),
                     citations=[str(c) for c in prompt.citations],
@@ -84,33 +88,37 @@ class EvalVariant:
 
 
 def _generated(
-    runtime: Any, prompts: list[list[int]], batch_size: int, ctx: StepContext
-) -> list[tuple[str, float]]:
-    """Each prompt's greedy answer and seconds: batches of `batch_size` generate together, and each row
-    is charged an equal share of its batch's time."""
-    answers: list[tuple[str, float]] = []
+    runtime: Any, prompts: list[list[int]], golds: list[str], batch_size: int, ctx: StepContext
+) -> list[tuple[str, float, float | None]]:
+    """Each prompt's greedy answer, seconds and gold answer NLL (None: score it alone). Batches of
+    `batch_size` generate together, scoring their golds in the same prefill, and each row is charged an
+    equal share of its batch's time."""
+    answers: list[tuple[str, float, float | None]] = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         started = time.perf_counter()
         if len(batch) == 1:
-            texts = [runtime.model.generate(batch[0], runtime.max_new_tokens).text]
+            texts, nlls = [runtime.model.generate(batch[0], runtime.max_new_tokens).text], [None]
         else:
-            texts = [g.text for g in runtime.model.generate_batch(batch, runtime.max_new_tokens)]
+            generations, nlls = runtime.model.generate_batch(
+                batch, runtime.max_new_tokens, golds[start : start + batch_size]
+            )
+            texts = [g.text for g in generations]
         share = (time.perf_counter() - started) / len(batch)
-        answers += [(text, share) for text in texts]
+        answers += [(text, share, nll) for text, nll in zip(texts, nlls, strict=True)]
         ctx.progress(len(answers), len(prompts), runtime.name)
     return answers
 
 
 def _likeliest(
     runtime: Any, prompts: list[list[int]], labels: list[str], ctx: StepContext
-) -> list[tuple[str, float]]:
-    """Each prompt's most likely label and the seconds its scoring took."""
+) -> list[tuple[str, float, None]]:
+    """Each prompt's most likely label and the seconds its scoring took (its gold is scored alone)."""
     answers = []
     for ids in prompts:
         started = time.perf_counter()
         nlls = runtime.model.label_nlls(ids, labels)
-        answers.append((labels[nlls.index(min(nlls))], time.perf_counter() - started))
+        answers.append((labels[nlls.index(min(nlls))], time.perf_counter() - started, None))
         ctx.progress(len(answers), len(prompts), runtime.name)
     return answers
 
