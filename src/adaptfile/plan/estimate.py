@@ -17,16 +17,28 @@ FULL_METHODS = ("full", "cpt", "pretrain")  # every base weight trains
 FULL_BYTES = 16.0  # per trained parameter: fp32 weight, fp32 gradient, two fp32 AdamW moments
 QLORA_BYTES = 0.55  # per frozen parameter in NF4 with double quantization (+ the quantization constants)
 ADAPTER_BYTES = 16.0  # per trainable adapter parameter: weight, gradient, AdamW moments, master copy
-# Activation values kept for the backward pass per token and layer, in the compute precision: 26 × hidden
-# (norms, q/k/v after rotary and KV repetition, attention output, residuals, LoRA inputs) + 2.6 × MLP width
-# (gate, up, activation, product). Fitted to the measured forward of Qwen2.5-0.5B and Llama-3.2-1B
-# (bench/memory_estimate.py, PyTorch SDPA); Korthikanti et al.'s 34 bytes × hidden (16-bit) left the gated
-# MLP out and came in at half of what was measured.
+# Activation values kept for the backward pass per token and layer on a GPU, in the compute precision:
+# 26 × hidden (norms, q/k/v after rotary and KV repetition, attention output, residuals, LoRA inputs) + 2.6 ×
+# MLP width (gate, up, activation, product), and LOGIT_BYTES per token × vocabulary at 16 bit. Not yet
+# measured on a GPU (bench/gpu_check.sh prints those rows): this count is above what CPU runs allocate
+# (below), and stays until GPU rows replace it.
 ACT_VALUES_HIDDEN = 26
 ACT_VALUES_INTER = 2.6
 ACT_VALUES_CHECKPOINTED = 1  # with gradient checkpointing only each layer's input stays
 LOGIT_BYTES = 6  # per token × vocab at 16-bit: the logits, log-softmax and its gradient (fp32 doubles it)
-CPU_ALLOCATOR_HOLD = 2.0  # CPU peak RSS ≈ 2 steps of activations: freed blocks stay with glibc's allocator
+# On a CPU (fp32), fitted by least squares to the peak allocated by LoRA and full fine-tuning of SmolLM2-135M,
+# Qwen2.5-0.5B and Llama-3.2-1B at sequence 512, batch 1-4 (bench/memory_estimate.py run with glibc's
+# MALLOC_MMAP_THRESHOLD_ fixed, so that freed memory leaves the process and the peak RSS is the allocated
+# peak): 6.3 values × hidden + 1.9 × MLP width per token and layer, 21 bytes per token × vocabulary (the fp32
+# logits, their log-softmax and both gradients: about five copies), and 0.2 GB of bookkeeping.
+CPU_ACT_VALUES_HIDDEN = 6.3
+CPU_ACT_VALUES_INTER = 1.9
+CPU_LOGIT_BYTES = 21
+CPU_ACT_FIXED = 0.2e9
+# The peak RSS over the allocated peak, for frozen-base methods: glibc keeps the activation blocks freed
+# during the backward pass, and they are not all reused by the next step (fitted: 1.75 over the LoRA rows).
+# Full fine-tuning's gradients, allocated as the activations are freed, reuse those blocks: no hold.
+CPU_ALLOCATOR_HOLD = 1.75
 RECOMPUTE = 4 / 3  # gradient checkpointing reruns the forward pass
 TOKENS_PER_PARAM = 20  # compute-optimal pre-training (Chinchilla)
 # A narrow model runs far below MFU: its matrix products are a few dozen wide and memory-bound work (softmax
@@ -109,18 +121,26 @@ def prefix_params(model: ModelInfo, virtual_tokens: int) -> int:
 
 
 def activation_bytes(model: ModelInfo, batch: int, seq: int, checkpointing: bool, precision: str,
-                     device: str = "cuda") -> float:  # fmt: skip
-    """batch × seq × layers × (26·hidden + 2.6·MLP width) values, plus the logits the loss needs; with
-    checkpointing one layer's worth plus each layer's input. On CPU the allocator holds about two steps."""
+                     device: str = "cuda", logit_tokens: int | None = None) -> float:  # fmt: skip
+    """batch × seq × layers × (26·hidden + 2.6·MLP width) values, plus the logits the loss needs (for
+    `logit_tokens`, default every token: a recipe that scores only target tokens computes only theirs); with
+    checkpointing one layer's worth plus each layer's input. On a CPU the measured coefficients (6.3, 1.9,
+    21 bytes per logit, 0.2 GB) instead: what is allocated, before the allocator's hold."""
     tokens = batch * seq
+    scored = tokens if logit_tokens is None else min(tokens, logit_tokens)
     value = precision_bytes(precision)
-    per_layer = ACT_VALUES_HIDDEN * model.hidden + ACT_VALUES_INTER * model.intermediate
+    on_cpu = device == "cpu"
+    hidden = CPU_ACT_VALUES_HIDDEN if on_cpu else ACT_VALUES_HIDDEN
+    per_layer = (
+        hidden * model.hidden + (CPU_ACT_VALUES_INTER if on_cpu else ACT_VALUES_INTER) * model.intermediate
+    )
     if checkpointing:
         layers = tokens * (model.layers * ACT_VALUES_CHECKPOINTED * model.hidden + per_layer) * value
     else:
         layers = tokens * model.layers * per_layer * value
-    logits = tokens * model.vocab * LOGIT_BYTES * value / 2
-    return (layers + logits) * (CPU_ALLOCATOR_HOLD if device == "cpu" else 1.0)
+    if on_cpu:
+        return layers + scored * model.vocab * CPU_LOGIT_BYTES + CPU_ACT_FIXED
+    return layers + scored * model.vocab * LOGIT_BYTES * value / 2
 
 
 PARALLEL = ("single", "ddp", "fsdp", "fsdp_offload")  # how training spreads over devices, simplest first
@@ -151,11 +171,15 @@ def training_memory(
     checkpointing: bool,
     precision: str,
     parallel: str = "single",
+    logit_tokens: int | None = None,
 ) -> Memory:
     """Per device: base_bytes × params (full 16; LoRA / prefix the precision; QLoRA 0.55) + 16 per adapter
     parameter + activations. DDP replicates all of it; FSDP divides weights and optimizer state by the devices
     and adds the blocks it gathers; FSDP with CPU offload keeps only the gathered blocks on the device."""
-    acts = activation_bytes(model, batch, seq, checkpointing, precision, getattr(hw, "device", "cuda")) / GB
+    device = getattr(hw, "device", "cuda")
+    acts = activation_bytes(model, batch, seq, checkpointing, precision, device, logit_tokens) / GB
+    if device == "cpu" and method not in FULL_METHODS:
+        acts *= CPU_ALLOCATOR_HOLD  # the process's peak RSS: see CPU_ALLOCATOR_HOLD
     weights = base_bytes(method, precision) * model.params / GB
     adapters = 0.0 if method in FULL_METHODS else ADAPTER_BYTES * trainable / GB  # full: in base_bytes
     if parallel in ("fsdp", "fsdp_offload"):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+GB = 1e9  # as the estimator counts (plan/estimate.py)
 MIN_IMPROVEMENT = 0.05  # eval loss must fall by at least 5% of its start, else "the model barely learned"
 
 
@@ -25,14 +26,42 @@ def barely_learned(start: float | None, end: float | None, method: str = "the mo
     )
 
 
-def peak_memory_gb(device: str) -> float:
-    """Peak accelerator memory on CUDA, else this process's peak resident set size."""
+def start_peak(device: str) -> float:
+    """Start measuring a training step's peak memory; returns the baseline `peak_memory_gb` subtracts.
+    CUDA: the allocator's peak is reset (baseline 0). CPU on Linux: the kernel's peak RSS (VmHWM) is reset
+    through /proc/self/clear_refs and the baseline is the RSS now, so the steps built before this one in
+    the same process do not count. Elsewhere: 0, and the peak is the process's lifetime peak."""
     if device == "cuda":
         import torch
 
-        return torch.cuda.max_memory_allocated() / 1024**3
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024**3 if sys.platform == "darwin" else 1024**2)
+        torch.cuda.reset_peak_memory_stats()
+        return 0.0
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_kb("VmRSS") * 1024 / GB
+    except (OSError, ValueError):
+        return 0.0
+
+
+def peak_memory_gb(device: str, baseline: float = 0.0) -> float:
+    """Peak accelerator memory on CUDA, else this process's peak resident set size over `baseline`
+    (the RSS when `start_peak` reset the peak; 0: the lifetime peak)."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / GB
+    if baseline:
+        return _status_kb("VmHWM") * 1024 / GB - baseline
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, kB on Linux
+    return rss / GB * (1 if sys.platform == "darwin" else 1024)
+
+
+def _status_kb(field: str) -> int:
+    """A kB field of /proc/self/status (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise ValueError(f"no {field} in /proc/self/status")
 
 
 def loss_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:

@@ -10,7 +10,7 @@ from adaptfile.errors import StepFailed
 from adaptfile.plan import estimate as est
 from adaptfile.plan.model_info import ModelInfo
 
-GB = 1024**3
+GB = 1e9  # as the estimator counts
 
 
 def model_info(model: Any) -> ModelInfo:
@@ -35,12 +35,25 @@ def model_info(model: Any) -> ModelInfo:
 
 
 def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing: bool, precision: str,
-                    devices: int = 1, parallel: str = "single", device: str = "cpu") -> est.Memory:  # fmt: skip
-    """Per-device training memory by the planner's formulas, for the model actually loaded."""
+                    devices: int = 1, parallel: str = "single", device: str = "cpu",
+                    logit_tokens: int | None = None) -> est.Memory:  # fmt: skip
+    """Per-device training memory by the planner's formulas, for the model actually loaded (`logit_tokens`:
+    the most target tokens a batch scores, when the recipe computes logits only for those)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     hw = SimpleNamespace(count=devices, devices=devices, device=device)
     info = model_info(model)
-    return est.training_memory(method, info, hw, trainable, batch, seq, checkpointing, precision, parallel)  # type: ignore[arg-type]
+    return est.training_memory(
+        method,
+        info,
+        hw,
+        trainable,
+        batch,
+        seq,
+        checkpointing,
+        precision,
+        parallel,
+        logit_tokens,  # type: ignore[arg-type]
+    )
 
 
 def available_gb(device: str, processes_per_node: int = 1) -> tuple[float, str]:

@@ -29,6 +29,7 @@ class Prepared:
     rows_per_batch: int
     notes: list[str] = field(default_factory=list)
     estimated_gb: float | None = None  # the preflight's estimate, recorded beside the measured peak
+    baseline_gb: float = 0.0  # memory in use before the model loaded (metrics.start_peak)
     # gathered after FSDP training (on rank 0), saved instead of the shards
     full_state: dict[str, Any] | None = None
 
@@ -39,6 +40,7 @@ def setup(ctx: StepContext, method: str) -> Prepared:
 
     settings = Settings.from_params(method, ctx.params)
     transformers.set_seed(settings.seed)
+    baseline = metrics.start_peak(settings.device)
     tokenizer, model = _setup_model(ctx, settings)
     train_records, eval_records = _setup_data(ctx, settings, tokenizer)
     if not train_records:
@@ -57,6 +59,7 @@ def setup(ctx: StepContext, method: str) -> Prepared:
         eval_rows=to_rows(eval_records),
         collator=packing.Collator(tokenizer.pad_token_id, packed),
         rows_per_batch=per_batch,
+        baseline_gb=baseline,
     )
     _preflight(ctx, prepared)
     return prepared
@@ -119,6 +122,9 @@ def _write_prompts(ctx: StepContext, rows: list[dict[str, Any]], max_len: int) -
 def _preflight(ctx: StepContext, p: Prepared) -> None:
     s = p.settings
     seq = max(len(r.input_ids) for r in p.train_rows)
+    # the loss computes logits only at target tokens (objective.target_loss_sum): at most a batch of the
+    # rows with the most
+    targets = max(sum(1 for label in r.labels if label != td.IGNORE) for r in p.train_rows)
     memory = preflight.estimate_memory(
         s.method,
         p.model,
@@ -129,6 +135,7 @@ def _preflight(ctx: StepContext, p: Prepared) -> None:
         s.devices,
         s.parallel,
         s.device,
+        targets * p.rows_per_batch,
     )
     p.estimated_gb = memory.total_gb
     free, device = preflight.available_gb(s.device, s.per_node)
@@ -203,7 +210,7 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         / max(steps, 1)
         / max(seconds, 1e-9),
         "wall_seconds": seconds,
-        "peak_memory_gb": metrics.peak_memory_gb(s.device),
+        "peak_memory_gb": metrics.peak_memory_gb(s.device, p.baseline_gb),
         "estimated_memory_gb": p.estimated_gb,
         "fsdp_wrap": wrap,
         "packing": s.packing,
