@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import math
+from types import SimpleNamespace
 
 import pytest
 from plan_worlds import MACHINE, corpus, decision, toml

@@ -74,6 +74,32 @@ def test_label_nlls_equal_each_label_scored_alone(mini_build: Path) -> None:
         assert nll == pytest.approx(expected, rel=1e-4)
 
 
+@pytest.mark.parametrize("sliding_window", [None, 8])
+def test_label_nlls_on_a_random_model_equal_each_label_scored_alone(mini_build: Path, sliding_window) -> None:
+    """The one-pass block mask (and, for a sliding window shorter than prompt + labels, the shared cache)
+    give each label the total NLL it gets alone after the prompt."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, sliding_window=sliding_window,
+    )  # fmt: skip
+    model = LoadedModel(MistralForCausalLM(config).eval(), tokenizer, window=256)
+    prompt = tokenizer("Which intent is this: my card has not arrived yet?")["input_ids"]
+    labels = ["card_arrival", "lost_or_stolen_card", "age_limit", "no"]
+    nlls = model.label_nlls(prompt, labels)
+    for label, nll in zip(labels, nlls, strict=True):
+        target = tokenizer(label + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logits = model.model(input_ids=torch.tensor([prompt + target])).logits[0].float()
+        logp = logits[len(prompt) - 1 : -1].log_softmax(-1)
+        assert nll == pytest.approx(-sum(float(logp[i, t]) for i, t in enumerate(target)), rel=1e-4)
+
+
 def test_default_variant_is_the_reports_best(mini_build: Path) -> None:
     best = json.loads((mini_build / "build/report/report.json").read_text())["best"]
     assert load_artifacts(mini_build).name == best

@@ -235,16 +235,54 @@ class LoadedModel:
         return new[: new.index(eos)] if eos is not None and eos in new else new
 
     def label_nlls(self, prompt_ids: list[int], labels: Sequence[str]) -> list[float]:
-        """Total negative log-likelihood of each label (+ EOS) as the answer to the prompt: the prompt
-        runs once and every label continues its cached keys and values in one padded batch."""
+        """Total negative log-likelihood of each label (+ EOS) as the answer to the prompt, in one forward
+        pass over the prompt followed by every label: a block mask lets each label see the prompt and its
+        own tokens only, and its positions restart where the prompt ends. No label copies the prompt's keys
+        and values (77 BANKING77 labels after a 550-token prompt: one pass of 1,000 tokens instead of 77
+        copies of the cache). Models whose sliding window is shorter than that pass score from a shared cache."""
         import torch
 
         from adaptfile.prompt.chat import eos_token
 
         eos = eos_token(self.tokenizer)
         targets = [list(self.tokenizer(t + eos, add_special_tokens=False)["input_ids"]) for t in labels]
+        context = prompt_ids[-max(1, self.window - max(len(t) for t in targets)) :]
+        total = len(context) + sum(len(t) for t in targets)
+        sliding = getattr(self.model.config, "sliding_window", None)
+        if sliding and total > sliding:
+            return self._label_nlls_cached(context, targets)
+        prompt, starts = len(context), []
+        positions = list(range(prompt))
+        allowed = torch.ones(total, total, dtype=torch.bool, device=self.device).tril()
+        start = prompt
+        for target in targets:
+            starts.append(start)
+            positions += range(prompt, prompt + len(target))
+            allowed[start : start + len(target), prompt:start] = False  # not the labels before it
+            start += len(target)
+        mask = torch.zeros(total, total, device=self.device, dtype=self.model.dtype)
+        mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
+        ids = context + [token for target in targets for token in target]
+        with self._computing():
+            logits = self.model(
+                input_ids=torch.tensor([ids], device=self.device),
+                attention_mask=mask[None, None],
+                position_ids=torch.tensor([positions], device=self.device),
+                logits_to_keep=total - prompt + 1,
+            ).logits[0]
+        logp = logits.float().log_softmax(-1)  # row 0 predicts every label's first token
+        totals = []
+        for start, target in zip(starts, targets, strict=True):
+            rows = [0] + [start + k - prompt + 1 for k in range(len(target) - 1)]
+            totals.append(-float(logp[rows, target].sum()))
+        return totals
+
+    def _label_nlls_cached(self, context: list[int], targets: list[list[int]]) -> list[float]:
+        """label_nlls for sliding-window models: the prompt runs once and every label continues a copy of
+        its cached keys and values in one padded batch."""
+        import torch
+
         longest = max(len(t) for t in targets)
-        context = prompt_ids[-max(1, self.window - longest) :]
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         batch = torch.tensor([t + [pad] * (longest - len(t)) for t in targets], device=self.device)
         mask = torch.tensor([[1] * len(t) + [0] * (longest - len(t)) for t in targets], device=self.device)
