@@ -184,25 +184,34 @@ def plain_generate(model: Any, tokenizer: Any, ids: list[int]) -> str:
 
 
 def plain_likeliest(model: Any, tokenizer: Any, ids: list[int], labels: Sequence[str]) -> str:
-    """The label with the highest total log-likelihood (label + EOS) after the prompt: the prompt runs
-    once, its cache is repeated for a padded batch of all labels."""
+    """The label with the highest total log-likelihood (label + EOS) after the prompt, in one forward pass
+    over the prompt followed by every label: a custom 4D attention mask lets each label see the prompt and
+    its own tokens only, and position ids restart after the prompt for each label (transformers takes a
+    4D mask as given). Repeating the prompt's cache for a batch of 77 labels took 5x as long."""
     import torch
 
     eos = tokenizer.eos_token
     targets = [tokenizer(label + eos, add_special_tokens=False)["input_ids"] for label in labels]
-    longest = max(map(len, targets))
-    batch = torch.tensor([t + [0] * (longest - len(t)) for t in targets])
-    mask = torch.tensor([[1] * (len(ids) + len(t)) + [0] * (longest - len(t)) for t in targets])
+    size = len(ids) + sum(map(len, targets))
+    visible = torch.ones(size, size, dtype=torch.bool).tril()
+    positions, offsets, offset = list(range(len(ids))), [], len(ids)
+    for target in targets:
+        visible[offset : offset + len(target), len(ids) : offset] = False
+        positions += range(len(ids), len(ids) + len(target))
+        offsets.append(offset)
+        offset += len(target)
+    mask = torch.zeros(size, size).masked_fill(~visible, torch.finfo(torch.float32).min)
+    sequence = ids + [token for target in targets for token in target]
     with torch.no_grad():
-        prompt = model(input_ids=torch.tensor([ids]), use_cache=True)
-        prompt.cache.batch_repeat_interleave(len(targets))
-        logits = model(input_ids=batch, attention_mask=mask, cache=prompt.cache).logits
-    first = prompt.logits[0, -1].float().log_softmax(-1)
-    rest = logits.float().log_softmax(-1)
-    totals = [
-        float(first[t[0]]) + sum(float(rest[row, i, token]) for i, token in enumerate(t[1:]))
-        for row, t in enumerate(targets)
-    ]
+        logits = model(
+            input_ids=torch.tensor([sequence]), attention_mask=mask[None, None],
+            position_ids=torch.tensor([positions]),
+        ).logits[0]  # fmt: skip
+    logp = logits.float().log_softmax(-1)
+    totals = []
+    for start, target in zip(offsets, targets, strict=True):
+        before = [len(ids) - 1, *range(start, start + len(target) - 1)]  # the position predicting each token
+        totals.append(float(logp[before, target].sum()))
     return labels[totals.index(max(totals))]
 
 
