@@ -174,6 +174,36 @@ def test_batched_answers_equal_the_answers_one_by_one(mini_build: Path) -> None:
     assert model.generate_batch(prompts, 24)[1] == [None, None, None]
 
 
+def test_prefix_tuning_scores_golds_and_labels_without_sharing_its_cache(mini_build: Path) -> None:
+    """Prefix tuning's virtual tokens sit in the cache: the batch's cache is not reused (the answers are
+    those of a batch without golds), its gold NLLs are still each row's own, and labels are scored from a
+    shared cache (its 2D mask would not take the one-pass block mask)."""
+    from peft import PrefixTuningConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+    )  # fmt: skip
+    peft = get_peft_model(
+        LlamaForCausalLM(config), PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)
+    )
+    model = LoadedModel(peft.eval(), tokenizer, window=200)
+    prompts = [tokenizer(q)["input_ids"] for q in ("How long is the warranty?", "Dim?")]
+    golds = ["Two years.", "Yes"]
+    plain, _ = model.generate_batch(prompts, 12)
+    scored, nlls = model.generate_batch(prompts, 12, golds)
+    assert [g.text for g in scored] == [g.text for g in plain]
+    assert nlls == pytest.approx(
+        [model.answer_nll(p, g)[0] for p, g in zip(prompts, golds, strict=True)], abs=1e-4
+    )
+    assert len(model.label_nlls(prompts[0], ["yes", "no"])) == 2
+
+
 def test_a_gold_that_does_not_fit_beside_its_prompt_is_scored_alone(mini_build: Path) -> None:
     """A row whose prompt would be cut differently for scoring than for generating gets no batch score."""
     from transformers import LlamaConfig, LlamaForCausalLM

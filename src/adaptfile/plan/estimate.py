@@ -36,7 +36,8 @@ CPU_ACT_VALUES_INTER = 1.9
 CPU_LOGIT_BYTES = 21
 CPU_ACT_FIXED = 0.2e9
 # The peak RSS over the allocated peak, for frozen-base methods: glibc keeps the activation blocks freed
-# during the backward pass, and they are not all reused by the next step (fitted: 1.75 over the LoRA rows).
+# during the backward pass, and they are not all reused by the next step (fitted: 1.75 over the LoRA rows,
+# applied to the whole activation estimate, CPU_ACT_FIXED included, as it was fitted).
 # Full fine-tuning's gradients, allocated as the activations are freed, reuse those blocks: no hold.
 CPU_ALLOCATOR_HOLD = 1.75
 RECOMPUTE = 4 / 3  # gradient checkpointing reruns the forward pass

@@ -14,6 +14,7 @@ from adaptfile.runtime.artifacts import VariantArtifacts
 from adaptfile.runtime.generation import Generation, Sampling, final_text, first_stop
 
 REPEAT_NGRAM = 4  # an answer never repeats one of its own 4-grams (copying from the prompt is fine)
+BLOCK_MASK_TOKENS = 4096  # label_nlls' one-pass limit: prompt + every label (its mask is this squared)
 SMALL_MODEL = 20_000_000  # parameters: below this, CPU inference runs single-threaded
 
 
@@ -195,8 +196,11 @@ class LoadedModel:
         """Each target's mean NLL after its left-padded prompt, and the prompts' cache minus their last
         token (generate runs that token, then decodes). Every gold starts at the same column (the prompts
         are left-padded to one width) and is right-padded, so logits are needed only for the last
-        longest-gold + 1 positions. (None for every row, None) when the cache cannot be cut back."""
+        longest-gold + 1 positions. The cache is None where it cannot be cut back to exactly the prompts
+        (a sliding-window layer past its window, prefix tuning's virtual tokens, a model without a Cache):
+        generation then runs its own prefill."""
         import torch
+        from transformers import Cache
 
         pad, longest = self._pad_id(), max(len(t) for t in targets)
         after = torch.tensor([t + [pad] * (longest - len(t)) for t in targets], device=self.device)
@@ -204,7 +208,7 @@ class LoadedModel:
             [[1] * len(t) + [0] * (longest - len(t)) for t in targets], device=self.device
         )
         full_mask = torch.cat([mask, after_mask], 1)
-        positions = (full_mask.cumsum(-1) - 1).masked_fill(full_mask == 0, 1)  # as generate counts them
+        positions = (full_mask.cumsum(-1) - 1).clamp(min=0)  # pads are masked: their positions never count
         with self._computing():
             out = self.model(
                 input_ids=torch.cat([ids, after], 1),
@@ -213,17 +217,19 @@ class LoadedModel:
                 use_cache=True,
                 logits_to_keep=longest + 1,
             )
-        cache = out.cache
-        try:
-            cache.crop(-(longest + 1))  # back to the prompts without their last token
-        except (RuntimeError, ValueError):  # e.g. a sliding-window layer past its window
-            return [None] * len(targets), None
         nlls: list[float | None] = []
         for row, target in enumerate(targets):
             predicted = out.logits[row, : len(target)].float()
             gold = torch.tensor(target, device=predicted.device)
             nlls.append(float(torch.nn.functional.cross_entropy(predicted, gold, reduction="mean")))
-        return nlls, cache
+        cache = getattr(out, "cache", None)
+        if not isinstance(cache, Cache):
+            return nlls, None
+        try:
+            cache.crop(-(longest + 1))  # back to the prompts without their last token
+        except (RuntimeError, ValueError):  # e.g. a sliding-window layer past its window
+            return nlls, None
+        return nlls, cache if cache.get_seq_length() == ids.shape[1] - 1 else None
 
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
@@ -239,7 +245,7 @@ class LoadedModel:
         pass over the prompt followed by every label: a block mask lets each label see the prompt and its
         own tokens only, and its positions restart where the prompt ends. No label copies the prompt's keys
         and values (77 BANKING77 labels after a 550-token prompt: one pass of 1,000 tokens instead of 77
-        copies of the cache). Models whose sliding window is shorter than that pass score from a shared cache."""
+        copies of the cache). Where that pass does not fit (`_block_mask_fits`) labels continue a shared cache."""
         import torch
 
         from adaptfile.prompt.chat import eos_token
@@ -248,8 +254,7 @@ class LoadedModel:
         targets = [list(self.tokenizer(t + eos, add_special_tokens=False)["input_ids"]) for t in labels]
         context = prompt_ids[-max(1, self.window - max(len(t) for t in targets)) :]
         total = len(context) + sum(len(t) for t in targets)
-        sliding = getattr(self.model.config, "sliding_window", None)
-        if sliding and total > sliding:
+        if not self._block_mask_fits(total):
             return self._label_nlls_cached(context, targets)
         prompt, starts = len(context), []
         positions = list(range(prompt))
@@ -277,9 +282,24 @@ class LoadedModel:
             totals.append(-float(logp[rows, target].sum()))
         return totals
 
+    def _block_mask_fits(self, total: int) -> bool:
+        """Whether `label_nlls` may score in one block-masked pass of `total` tokens: not past BLOCK_MASK_TOKENS
+        (attention is quadratic in it), nor a sliding window (the one mask would widen it), nor for ALiBi
+        models (they build their bias from a 2D mask) or prompt-learning PEFT models (prefix tuning joins a
+        2D mask for its virtual tokens)."""
+        config = self.model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        sliding = getattr(config, "sliding_window", None)
+        if total > BLOCK_MASK_TOKENS or (sliding and total > sliding):
+            return False
+        if getattr(config, "alibi", False) or getattr(config, "model_type", "") in ("bloom", "mpt"):
+            return False
+        peft = getattr(self.model, "active_peft_config", None)
+        return not getattr(peft, "is_prompt_learning", False)
+
     def _label_nlls_cached(self, context: list[int], targets: list[list[int]]) -> list[float]:
-        """label_nlls for sliding-window models: the prompt runs once and every label continues a copy of
-        its cached keys and values in one padded batch."""
+        """label_nlls where one block-masked pass does not fit: the prompt runs once and every label continues
+        a copy of its cached keys and values in one padded batch."""
         import torch
 
         longest = max(len(t) for t in targets)

@@ -28,14 +28,15 @@ def barely_learned(start: float | None, end: float | None, method: str = "the mo
 
 def start_peak(device: str) -> float:
     """Start measuring a training step's peak memory; returns the baseline `peak_memory_gb` subtracts.
-    CUDA: the allocator's peak is reset (baseline 0). CPU on Linux: the kernel's peak RSS (VmHWM) is reset
-    through /proc/self/clear_refs and the baseline is the RSS now, so the steps built before this one in
-    the same process do not count. Elsewhere: 0, and the peak is the process's lifetime peak."""
+    CUDA: the allocator's peak is reset and the baseline is what is allocated now. CPU on Linux: the
+    kernel's peak RSS (VmHWM) is reset through /proc/self/clear_refs and the baseline is the RSS now, so
+    earlier steps' peaks in the same process do not count (memory they freed but the allocator kept can
+    be reused without growing the RSS: the figure may then read low). Elsewhere: 0, the lifetime peak."""
     if device == "cuda":
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-        return 0.0
+        return torch.cuda.memory_allocated() / GB
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return _status_kb("VmRSS") * 1024 / GB
@@ -44,14 +45,14 @@ def start_peak(device: str) -> float:
 
 
 def peak_memory_gb(device: str, baseline: float = 0.0) -> float:
-    """Peak accelerator memory on CUDA, else this process's peak resident set size over `baseline`
-    (the RSS when `start_peak` reset the peak; 0: the lifetime peak)."""
+    """The peak memory over `baseline` (from `start_peak`): CUDA's allocated peak, else the peak resident
+    set size (the lifetime peak when there is no baseline)."""
     if device == "cuda":
         import torch
 
-        return torch.cuda.max_memory_allocated() / GB
+        return max(0.0, torch.cuda.max_memory_allocated() / GB - baseline)
     if baseline:
-        return _status_kb("VmHWM") * 1024 / GB - baseline
+        return max(0.0, _status_kb("VmHWM") * 1024 / GB - baseline)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, kB on Linux
     return rss / GB * (1 if sys.platform == "darwin" else 1024)
 

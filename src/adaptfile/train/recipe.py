@@ -124,7 +124,7 @@ def _preflight(ctx: StepContext, p: Prepared) -> None:
     seq = max(len(r.input_ids) for r in p.train_rows)
     # the loss computes logits only at target tokens (objective.target_loss_sum): at most a batch of the
     # rows with the most
-    targets = max(sum(1 for label in r.labels if label != td.IGNORE) for r in p.train_rows)
+    targets = max(sum(1 for label in r.labels[1:] if label != td.IGNORE) for r in p.train_rows)
     memory = preflight.estimate_memory(
         s.method,
         p.model,
