@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+TARGET = (
+    2.0  # adapt/baseline useful tokens/s that single-process training must keep (issue: FSDP / estimates)
+)
 SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ne", "vi", "da", "pu", "ge"]
 WORDS = sorted({a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES})[:600]  # one token each
 ANSWER_WEIGHTS = [1 / (i + 1) for i in range(24)]  # Zipf-like: learnable within a few dozen steps
@@ -171,10 +174,10 @@ def main() -> None:
               f"peak RSS {r['peak_rss_mb']:6.0f} MB  final eval loss {r['eval_loss']:.4f}")  # fmt: skip
     a, b = results["adapt"], results["baseline"]
     ratio = (a["targets"] / a["seconds"]) / (b["targets"] / b["seconds"])
-    verdict = "met" if ratio >= 1.5 and a["eval_loss"] <= b["eval_loss"] else "NOT met"
+    verdict = "met" if ratio >= TARGET and a["eval_loss"] <= b["eval_loss"] else "NOT met"
     print(f"eval loss adapt − baseline: {a['eval_loss'] - b['eval_loss']:+.4f}")
     print(
-        f"ratio adapt/baseline useful tokens/s: {ratio:.2f}× (target ≥ 1.5× at equal or better eval loss: {verdict})"
+        f"ratio adapt/baseline useful tokens/s: {ratio:.2f}× (target ≥ {TARGET}× at equal or better eval loss: {verdict})"
     )
 
 
