@@ -188,3 +188,12 @@ def test_serve_latency_is_prefill_plus_decode() -> None:
     prefill = 1000 * 2 * 7e9 / (0.8e12 * 0.35)
     decode = 100 * 7e9 * 4 / 20e9
     assert ms == pytest.approx((prefill + decode) * 1000)
+
+
+def test_lora_dropout_keeps_a_copy_of_every_adapted_input() -> None:
+    """Each adapted matrix's lora_A saves its own dropped input (+ a byte of mask per value)."""
+    per_layer = est.lora_dropout_inputs(LLAMA_7B, "all-linear")
+    assert per_layer == 6 * 4096 + 11008  # q, k, v, o, gate, up read the hidden state; down the MLP width
+    plain = est.activation_bytes(LLAMA_7B, 1, 512, False, "fp32", "cpu")
+    dropped = est.activation_bytes(LLAMA_7B, 1, 512, False, "fp32", "cpu", dropout_inputs=per_layer)
+    assert dropped - plain == pytest.approx(512 * 32 * per_layer * 5)

@@ -133,8 +133,14 @@ def fit_training(
     margin = est.FULL_MARGIN if method == "full" else est.FIT_MARGIN
     strategies = parallel_options(method, hw, hw.parallel)
 
+    dropped = 0
+    if method in ("lora", "qlora") and getattr(knobs, "dropout", 0) > 0:
+        dropped = est.lora_dropout_inputs(model, knobs.targets)  # type: ignore[attr-defined]
+
     def memory(batch: int, ckpt: bool, parallel: str) -> est.Memory:
-        return est.training_memory(method, model, hw, trainable, batch, seq, ckpt, precision, parallel)
+        return est.training_memory(
+            method, model, hw, trainable, batch, seq, ckpt, precision, parallel, dropout_inputs=dropped
+        )
 
     choice = next(
         (

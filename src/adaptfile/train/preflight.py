@@ -42,6 +42,7 @@ def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     hw = SimpleNamespace(count=devices, devices=devices, device=device)
     info = model_info(model)
+    dropped = dropout_inputs(model) / max(info.layers, 1)
     return est.training_memory(
         method,
         info,
@@ -53,7 +54,19 @@ def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing
         precision,
         parallel,
         logit_tokens,  # type: ignore[arg-type]
+        dropped,
     )
+
+
+def dropout_inputs(model: Any) -> int:
+    """Input values per token that the loaded model's LoRA dropout keeps (est.lora_dropout_inputs, counted
+    on the model): the input width of every adapted module whose dropout is on."""
+    total = 0
+    for module in model.modules():
+        drops = getattr(module, "lora_dropout", None)
+        if hasattr(drops, "values"):
+            total += sum(module.in_features for d in drops.values() if getattr(d, "p", 0) > 0)
+    return total
 
 
 def available_gb(device: str, processes_per_node: int = 1) -> tuple[float, str]:
