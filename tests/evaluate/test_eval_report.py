@@ -82,14 +82,14 @@ def test_markdown_and_chart(tmp_path: Path) -> None:
     train = tmp_path / "lora.train"
     train.mkdir()
     measured = {"peak_memory_gb": 0.5, "wall_seconds": 9.0, "step_seconds": 12.0, "eval_loss_start": 3.0,
-                "eval_loss": 2.0}  # fmt: skip
+                "eval_loss": 2.0, "estimated_memory_gb": 0.45}  # fmt: skip
     (train / "metrics.json").write_text(json.dumps(measured))
     rows = training_rows({"lora": {"memory_gb": 0.4, "wall_hours": 0.005}}, {"lora.train": train})
-    assert rows[0]["estimate"] == {"memory_gb": 0.4, "wall_seconds": 18.0}
+    assert rows[0]["estimate"] == {"memory_gb": 0.4, "preflight_memory_gb": 0.45, "wall_seconds": 18.0}
     report = make_report("qa", RESULTS, {"metric": "answer_nll", "target": 1.0}, ["icl", "icl+lora"], rows)
     text = render_markdown(report)
     assert "| icl+lora * |" in text and "Best variant: **icl+lora**" in text
-    assert "| lora | 0.4 | 0.5 | 18 | 12 | 3 → 2 |" in text
+    assert "| lora | 0.4 | 0.45 | 0.5 | 18 | 12 | 3 → 2 |" in text
     plot_goal(report, tmp_path / "goal.png")
     assert (tmp_path / "goal.png").read_bytes()[:4] == b"\x89PNG"
 

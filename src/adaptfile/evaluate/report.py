@@ -136,7 +136,8 @@ def training_rows(estimates: dict[str, Any], measured: dict[str, Path]) -> list[
             {
                 "method": method,
                 "estimate": {
-                    "memory_gb": est.get("memory_gb"),
+                    "memory_gb": est.get("memory_gb"),  # the plan's, at the planned batch and length
+                    "preflight_memory_gb": _round(m.get("estimated_memory_gb")),  # for the batches that ran
                     "wall_seconds": round(est["wall_hours"] * 3600, 3) if "wall_hours" in est else None,
                 },
                 "measured": {
@@ -190,16 +191,20 @@ def render_markdown(report: dict[str, Any]) -> str:
                   "evaluated, not the quantized ones.", ""]  # fmt: skip
     if report["training"]:
         lines += ["## Training: estimate vs measured", "",
-                  "| method | est. memory GB | peak memory GB | est. wall s | wall s | eval loss start → end |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+                  "| method | est. memory GB (plan) | est. memory GB (preflight) | peak memory GB | est. wall s | "
+                  "wall s | eval loss start → end |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for t in report["training"]:
             e, m = t["estimate"], t["measured"]
             loss = f"{_fmt(m['eval_loss_start'])} → {_fmt(m['eval_loss'])}"
-            cells = [t["method"], _fmt(e["memory_gb"]), _fmt(m["peak_memory_gb"]), _fmt(e["wall_seconds"]),
-                     _fmt(m["wall_seconds"]), loss]  # fmt: skip
+            cells = [t["method"], _fmt(e["memory_gb"]), _fmt(e.get("preflight_memory_gb")),
+                     _fmt(m["peak_memory_gb"]), _fmt(e["wall_seconds"]), _fmt(m["wall_seconds"]), loss]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Estimates are ±30% until measured. Wall time is the whole training step: starting, "
-                  "loading the data, training, and the eval loss before and after."]  # fmt: skip
+        lines += ["", "Estimates are ±30% until measured. The plan estimates memory at the planned batch and "
+                  "max_seq_len before anything runs; the preflight again for the batches that ran, just before "
+                  "training; the peak is what the step itself added (on Linux, the peak RSS over the RSS when it "
+                  "started). Wall time is the whole training step: starting, loading the data, training, and the "
+                  "eval loss before and after."]  # fmt: skip
         lines += [f"\n**Warning**: {t['warning']}." for t in report["training"] if t.get("warning")]
     lines += _data_lines(report.get("data") or {})
     recall = report.get("train_retrieval")

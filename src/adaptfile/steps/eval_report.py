@@ -15,9 +15,9 @@ class EvalReport:
     """build/report/: report.json (the `adapt eval --json` object), report.md, goal.png."""
 
     name = "eval.report"
-    version = (
-        "4"  # 2: retrieval recall on the training examples; 3: ranking, decided_by, data checks; 4: step time
-    )
+    # 2: retrieval recall on the training examples; 3: ranking, decided_by, data checks; 4: step time;
+    # 5: the preflight's memory estimate beside the plan's
+    version = "5"
     params = None  # project.task, goal.*, eval.variants/ladder; eval.estimates is shown, not keyed
     outputs = ("report.json", "report.md", "goal.png")
     volatile = ("report.json", "report.md")  # they quote measured latencies and training times
