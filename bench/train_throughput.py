@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-TARGET = (
-    2.0  # adapt/baseline useful tokens/s that single-process training must keep (issue: FSDP / estimates)
-)
+# adapt/baseline useful tokens/s that single-process training must keep (issue: FSDP / estimates)
+TARGET = 2.0
 SYLLABLES = ["ba", "ko", "ri", "tu", "me", "sa", "lo", "ne", "vi", "da", "pu", "ge"]
 WORDS = sorted({a + b + c for a in SYLLABLES for b in SYLLABLES for c in SYLLABLES})[:600]  # one token each
 ANSWER_WEIGHTS = [1 / (i + 1) for i in range(24)]  # Zipf-like: learnable within a few dozen steps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -78,17 +79,10 @@ def test_label_nlls_equal_each_label_scored_alone(mini_build: Path) -> None:
 def test_label_nlls_on_a_random_model_equal_each_label_scored_alone(mini_build: Path, sliding_window) -> None:
     """The one-pass block mask (and, for a sliding window shorter than prompt + labels, the shared cache)
     give each label the total NLL it gets alone after the prompt."""
-    from transformers import MistralConfig, MistralForCausalLM
-
     from adaptfile.runtime.model import LoadedModel
 
-    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
-    torch.manual_seed(0)
-    config = MistralConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, sliding_window=sliding_window,
-    )  # fmt: skip
-    model = LoadedModel(MistralForCausalLM(config).eval(), tokenizer, window=256)
+    tokenizer, lm = _random_lm(mini_build, "mistral", sliding_window=sliding_window)
+    model = LoadedModel(lm, tokenizer, window=256)
     prompt = tokenizer("Which intent is this: my card has not arrived yet?")["input_ids"]
     labels = ["card_arrival", "lost_or_stolen_card", "age_limit", "no"]
     nlls = model.label_nlls(prompt, labels)
@@ -144,17 +138,10 @@ def test_from_upstream_sees_the_same_artifacts_as_the_manifest(mini_build: Path)
 def test_batched_answers_equal_the_answers_one_by_one(mini_build: Path) -> None:
     """eval.variant answers in left-padded batches: each row's answer is what it gets alone. A random
     model (the mini build's tokenizer) so the answers have tokens, of different lengths."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from adaptfile.runtime.model import LoadedModel
 
-    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-    )  # fmt: skip
-    model = LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, window=256)
+    tokenizer, lm = _random_lm(mini_build)
+    model = LoadedModel(lm, tokenizer, window=256)
     prompts = [
         tokenizer(q)["input_ids"]
         for q in ("How long is the warranty?", "Dim?", "What if it flickers at night?")
@@ -179,19 +166,11 @@ def test_prefix_tuning_scores_golds_and_labels_without_sharing_its_cache(mini_bu
     those of a batch without golds), its gold NLLs are still each row's own, and labels are scored from a
     shared cache (its 2D mask would not take the one-pass block mask)."""
     from peft import PrefixTuningConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     from adaptfile.runtime.model import LoadedModel
 
-    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-    )  # fmt: skip
-    peft = get_peft_model(
-        LlamaForCausalLM(config), PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4)
-    )
+    tokenizer, lm = _random_lm(mini_build)
+    peft = get_peft_model(lm, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
     model = LoadedModel(peft.eval(), tokenizer, window=200)
     prompts = [tokenizer(q)["input_ids"] for q in ("How long is the warranty?", "Dim?")]
     golds = ["Two years.", "Yes"]
@@ -206,16 +185,23 @@ def test_prefix_tuning_scores_golds_and_labels_without_sharing_its_cache(mini_bu
 
 def test_a_gold_that_does_not_fit_beside_its_prompt_is_scored_alone(mini_build: Path) -> None:
     """A row whose prompt would be cut differently for scoring than for generating gets no batch score."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from adaptfile.runtime.model import LoadedModel
 
-    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-    )  # fmt: skip
-    model = LoadedModel(LlamaForCausalLM(config).eval(), tokenizer, window=64)
+    tokenizer, lm = _random_lm(mini_build, max_position_embeddings=64)
+    model = LoadedModel(lm, tokenizer, window=64)
     prompts = [tokenizer("Dim?")["input_ids"], tokenizer(" word" * 70)["input_ids"]]
     _, nlls = model.generate_batch(prompts, 8, ["Yes", "No"])
     assert nlls == [None, None]
+
+
+def _random_lm(mini_build: Path, family: str = "llama", **config: Any) -> tuple[Any, Any]:
+    """The mini build's tokenizer and a tiny random-initialised model of `family` over it (seed 0), in eval
+    mode: answers with tokens, of different lengths, in seconds."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = Runtime.from_build(mini_build, "icl+rag").model.tokenizer
+    torch.manual_seed(0)
+    shape = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "max_position_embeddings": 256} | config  # fmt: skip
+    model = AutoModelForCausalLM.from_config(AutoConfig.for_model(family, vocab_size=len(tokenizer), **shape))
+    return tokenizer, model.eval()

@@ -141,10 +141,10 @@ def activation_bytes(model: ModelInfo, batch: int, seq: int, checkpointing: bool
     scored = tokens if logit_tokens is None else min(tokens, logit_tokens)
     value = precision_bytes(precision)
     on_cpu = device == "cpu"
-    hidden = CPU_ACT_VALUES_HIDDEN if on_cpu else ACT_VALUES_HIDDEN
-    per_layer = (
-        hidden * model.hidden + (CPU_ACT_VALUES_INTER if on_cpu else ACT_VALUES_INTER) * model.intermediate
+    per_hidden, per_inter = (
+        (CPU_ACT_VALUES_HIDDEN, CPU_ACT_VALUES_INTER) if on_cpu else (ACT_VALUES_HIDDEN, ACT_VALUES_INTER)
     )
+    per_layer = per_hidden * model.hidden + per_inter * model.intermediate
     per_layer += dropout_inputs * (value + 1) / value  # the dropped copies, and a mask byte each
     if checkpointing:
         layers = tokens * (model.layers * ACT_VALUES_CHECKPOINTED * model.hidden + per_layer) * value

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-GB = 1e9  # as the estimator counts (plan/estimate.py)
+from adaptfile.plan.estimate import GB
+
 MIN_IMPROVEMENT = 0.05  # eval loss must fall by at least 5% of its start, else "the model barely learned"
 
 

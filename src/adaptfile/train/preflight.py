@@ -10,8 +10,6 @@ from adaptfile.errors import StepFailed
 from adaptfile.plan import estimate as est
 from adaptfile.plan.model_info import ModelInfo
 
-GB = 1e9  # as the estimator counts
-
 
 def model_info(model: Any) -> ModelInfo:
     """The estimator's view of a loaded transformers model (base parameters, shape from its config)."""
@@ -42,20 +40,10 @@ def estimate_memory(method: str, model: Any, batch: int, seq: int, checkpointing
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     hw = SimpleNamespace(count=devices, devices=devices, device=device)
     info = model_info(model)
-    dropped = dropout_inputs(model) / max(info.layers, 1)
     return est.training_memory(
-        method,
-        info,
-        hw,
-        trainable,
-        batch,
-        seq,
-        checkpointing,
-        precision,
-        parallel,
-        logit_tokens,  # type: ignore[arg-type]
-        dropped,
-    )
+        method, info, hw, trainable, batch, seq, checkpointing, precision, parallel,  # type: ignore[arg-type]
+        logit_tokens=logit_tokens, dropout_inputs=dropout_inputs(model) / max(info.layers, 1),
+    )  # fmt: skip
 
 
 def dropout_inputs(model: Any) -> int:
@@ -78,12 +66,12 @@ def available_gb(device: str, processes_per_node: int = 1) -> tuple[float, str]:
         index = int(os.environ.get("LOCAL_RANK", "0"))
         free, total = torch.cuda.mem_get_info(index)
         name = torch.cuda.get_device_name(index)
-        return free / GB, f"{name} ({total / GB:.1f} GB, {free / GB:.1f} GB free)"
+        return free / est.GB, f"{name} ({total / est.GB:.1f} GB, {free / est.GB:.1f} GB free)"
     import psutil
 
     free = psutil.virtual_memory().available
     share = f", shared by {processes_per_node} processes" if processes_per_node > 1 else ""
-    return free / GB / processes_per_node, f"cpu ({free / GB:.1f} GB available{share})"
+    return free / est.GB / processes_per_node, f"cpu ({free / est.GB:.1f} GB available{share})"
 
 
 def check_fits(step: str, memory: est.Memory, free_gb: float, device: str, settings: str) -> None:
