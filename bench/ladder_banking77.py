@@ -118,6 +118,7 @@ selection = "similar"
 
 [lora]
 {lora}max_seq_len = {MAX_SEQ_LEN}
+heldout = 0  # train on every row, as the plain LoRA does (the eval steps score data.eval)
 
 [cache]
 remote = "../cache"  # the projects share model.import and examples.load

@@ -103,6 +103,15 @@ def test_epoch_order_is_seeded_and_covers_fractional_epochs():
     assert order == packing.epoch_order(rows, 1.5, seed=3) != packing.epoch_order(rows, 1.5, seed=4)
 
 
+def test_heldout_share_is_seeded_capped_and_can_be_zero():
+    items = list(range(40))
+    train, heldout = td.split_heldout(items, seed=1, fraction=0.1)
+    assert len(heldout) == 4 and sorted(train + heldout) == items
+    assert (train, heldout) == td.split_heldout(items, seed=1, fraction=0.1)
+    assert len(td.split_heldout(list(range(5000)), seed=1, fraction=0.5)[1]) == td.HELDOUT_MAX
+    assert td.split_heldout(items, seed=1, fraction=0.0) == (items, [])
+
+
 def test_impossible_memory_estimate_stops_before_training(tiny_base, examples_dir, make_ctx, monkeypatch):
     monkeypatch.setattr(
         preflight, "available_gb", lambda device, processes=1: (1e-6, "cpu (tiny test device)")

@@ -40,6 +40,24 @@ def test_lora_trains_saves_and_reloads(tiny_base, examples_dir, make_ctx):
         assert torch.equal(reloaded(ids).logits, prepared.model(ids).logits)
 
 
+def test_heldout_zero_trains_on_every_example_and_measures_no_eval_loss(tiny_base, examples_dir, make_ctx):
+    kept = make_ctx(lora_params(tiny_base, **{"lora.epochs": 1.0}), {"examples.load": examples_dir}, name="a")
+    every = make_ctx(
+        lora_params(tiny_base, **{"lora.epochs": 1.0, "lora.heldout": 0.0}),
+        {"examples.load": examples_dir},
+        "b",
+    )
+
+    def examples(ctx):
+        return sum(row.examples for row in recipe.setup(ctx, "lora").train_rows)
+
+    assert examples(every) == 40 and examples(kept) == 36
+    LORA_TRAIN.run(every)
+    run = json.loads((every.out / "metrics.json").read_text())
+    assert run["eval_loss"] is None and run["eval_loss_start"] is None and run["loss_curve"]
+    assert (every.out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_two_runs_are_bit_identical(tiny_base, examples_dir, make_ctx):
     params = lora_params(tiny_base, **{"lora.epochs": 1.0})
     digests = []

@@ -334,6 +334,13 @@ class TrainKnobs(Table):
     )
     packing: bool = Field(True, description="Pack several examples into one sequence.")
     save_every: int = Field(50, ge=1, description="Checkpoint every this many optimizer steps.")
+    heldout: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="Share of the training data kept out of training to measure eval loss (at most 256 "
+        "rows); 0 trains on all of it and measures none (the eval steps still score data.eval).",
+    )
 
 
 class LoraConfig(TrainKnobs):

@@ -19,7 +19,7 @@ BASE_INDEX = "rag.index.base"  # with a tuned embedder, the index of the untuned
 TOKENIZER_FILES = ("tokenizer*", "special_tokens_map*", "chat_template*", "vocab*", "merges*", "*.model",
                    "*config.json")  # fmt: skip  # build/report/: report.json, report.md, the goal chart
 _SETTING_KEYS = ("epochs", "learning_rate", "batch_size", "grad_accum", "gradient_checkpointing", "precision",
-                 "max_seq_len", "packing", "save_every")  # fmt: skip
+                 "max_seq_len", "packing", "save_every", "heldout")  # fmt: skip
 _METHOD_KEYS = {
     "lora": ("r", "alpha", "dropout", "targets", "merge"),
     "qlora": ("r", "alpha", "dropout", "targets", "merge", "bits"),

@@ -13,7 +13,6 @@ from adaptfile.errors import StepFailed
 from adaptfile.profile.formats import Example
 
 IGNORE = -100  # label of a token the loss skips
-HELDOUT_FRACTION = 0.1
 HELDOUT_MAX = 256
 
 Renderer = Callable[[Example], tuple[str, str]]
@@ -109,11 +108,14 @@ def corpus_records(texts: Iterable[str], tokenizer: Any, max_len: int) -> list[R
     return records
 
 
-def split_heldout(items: Sequence[Any], seed: int) -> tuple[list[Any], list[Any]]:
-    """(train, held-out): a seeded ~10% slice (at most 256, at least 1 when there are 2+) for eval loss."""
+def split_heldout(items: Sequence[Any], seed: int, fraction: float) -> tuple[list[Any], list[Any]]:
+    """(train, held-out): a seeded `fraction` slice (at most 256, at least 1 when there are 2+) for eval
+    loss; fraction 0 keeps nothing out."""
+    if fraction <= 0:
+        return list(items), []
     if len(items) < 2:
         return list(items), list(items)
-    count = min(HELDOUT_MAX, max(1, round(len(items) * HELDOUT_FRACTION)))
+    count = min(HELDOUT_MAX, max(1, round(len(items) * fraction)))
     chosen = set(random.Random(seed).sample(range(len(items)), count))
     train = [item for i, item in enumerate(items) if i not in chosen]
     return train, [items[i] for i in sorted(chosen)]

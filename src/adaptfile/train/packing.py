@@ -45,6 +45,8 @@ def pack(records: Sequence[Record], capacity: int | None = None) -> list[Row]:
     Each record's first label is IGNORE, so no token is predicted across a boundary, and its
     position ids restart at 0, which transformers turns into a block-diagonal causal mask.
     """
+    if not records:
+        return []
     capacity = capacity or max(len(r) for r in records)
     rows = []
     for group in best_fit([len(r) for r in records], capacity):

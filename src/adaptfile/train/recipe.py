@@ -97,14 +97,14 @@ def _setup_data(ctx: StepContext, s: Settings, tokenizer: Any) -> tuple[list[td.
             _write_prompts(ctx, td.prompt_rows(everything, render, tokenizer), s.max_seq_len)
         # eval loss on a seeded slice of the training examples, never on the eval set: a training step
         # must not depend on data.eval (editing the eval set would retrain every model)
-        examples, heldout = td.split_heldout(everything, s.seed)
+        examples, heldout = td.split_heldout(everything, s.seed, s.heldout)
         return (
             td.sft_records(examples, render, tokenizer, s.max_seq_len),
             td.sft_records(heldout, render, tokenizer, s.max_seq_len),
         )
     corpus_step = "knowledge.load" if "knowledge.load" in ctx.upstream else "examples.load"
     records = td.corpus_records(td.read_corpus_dir(ctx.upstream[corpus_step]), tokenizer, s.max_seq_len)
-    return td.split_heldout(records, s.seed)
+    return td.split_heldout(records, s.seed, s.heldout)
 
 
 def _write_prompts(ctx: StepContext, rows: list[dict[str, Any]], max_len: int) -> None:
@@ -172,10 +172,10 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         data_collator=p.collator,
         callbacks=cbs,
     )
-    eval_batches = _batches(p, p.eval_rows)
+    eval_batches = _batches(p, p.eval_rows)  # none with heldout = 0: no eval loss then
     start_file = checkpoints / "eval_loss_start.json"
     if resume is None:
-        start_loss = eval_loss(p.model, eval_batches)
+        start_loss = eval_loss(p.model, eval_batches) if eval_batches else None
         start_file.write_text(json.dumps(start_loss))
     else:
         start_loss = json.loads(start_file.read_text()) if start_file.exists() else None
@@ -189,7 +189,8 @@ def train(ctx: StepContext, p: Prepared, stop_after: int | None = None) -> dict[
         raise KeyboardInterrupt(
             f"{ctx.step_id} interrupted at step {trainer.state.global_step}; checkpoint saved"
         )
-    final_loss = eval_loss(p.model, eval_batches)  # under FSDP every rank takes part in the gathers
+    # under FSDP every rank takes part in the gathers
+    final_loss = eval_loss(p.model, eval_batches) if eval_batches else None
     if s.sharded:  # every rank joins the gather; rank 0 receives the full state dict, the others nothing
         p.full_state = trainer.accelerator.get_state_dict(trainer.model)
         for name in tied:  # the gather copies tied weights apart; save each once, as save_pretrained does
@@ -285,8 +286,8 @@ def save(ctx: StepContext, p: Prepared, run: dict[str, Any]) -> None:
         p.model.save_pretrained(ctx.output("model/"), **state)
         models.save_tokenizer(p.tokenizer, ctx.output("model/"))
     metrics.write_metrics(ctx.output("metrics.json"), run)
-    eval_points = [(0, run["eval_loss_start"])] if run["eval_loss_start"] is not None else []
-    eval_points.append((run["steps"], run["eval_loss"]))
+    measured = [(0, run["eval_loss_start"]), (run["steps"], run["eval_loss"])]
+    eval_points = [(step, loss) for step, loss in measured if loss is not None]
     metrics.write_loss_png(run["loss_curve"], eval_points, ctx.output("loss.png"), ctx.step_id)
 
 

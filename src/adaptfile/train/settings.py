@@ -23,6 +23,7 @@ class Settings:
     max_seq_len: int
     packing: bool
     save_every: int
+    heldout: float  # share of the training data kept out for eval loss
     seed: int
     devices: int  # training processes in all: per_node × nodes
     device: str
@@ -51,6 +52,7 @@ class Settings:
             max_seq_len=int(knob("max_seq_len", None) or params.get("model.scratch.context") or 512),
             packing=bool(knob("packing", True)) and method != "prefix",
             save_every=int(knob("save_every", 50)),
+            heldout=float(knob("heldout", 0.1)),
             seed=int(params.get("project.seed", 0)),
             devices=per_node * nodes,
             device=device,
