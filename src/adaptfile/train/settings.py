@@ -33,9 +33,12 @@ class Settings:
 
     @classmethod
     def from_params(cls, method: str, params: dict[str, Any]) -> Settings:
-        def knob(name: str, default: Any) -> Any:
-            value = params.get(f"{method}.{name}", default)
-            return default if value == "auto" else value
+        declared = _declared_knobs(method)
+
+        def knob(name: str, auto: Any = None) -> Any:
+            """The planned value, else the [method] table's default; `auto` where either is "auto"."""
+            value = params.get(f"{method}.{name}", getattr(declared, name))
+            return auto if value == "auto" else value
 
         device = params.get("hardware.train.device") or _available_device()
         precision = knob("precision", "bf16" if device == "cuda" else "fp32")
@@ -43,16 +46,16 @@ class Settings:
         nodes = int(params.get("hardware.train.nodes", 1))
         return cls(
             method=method,
-            epochs=float(knob("epochs", 1.0)),
-            learning_rate=float(knob("learning_rate", 2e-4)),
+            epochs=float(knob("epochs")),
+            learning_rate=float(knob("learning_rate")),
             batch_size=int(knob("batch_size", 8)),
             grad_accum=int(knob("grad_accum", 1)),
             gradient_checkpointing=bool(knob("gradient_checkpointing", False)),
             precision=precision,
-            max_seq_len=int(knob("max_seq_len", None) or params.get("model.scratch.context") or 512),
-            packing=bool(knob("packing", True)) and method != "prefix",
-            save_every=int(knob("save_every", 50)),
-            heldout=float(knob("heldout", 0.1)),
+            max_seq_len=int(knob("max_seq_len") or params.get("model.scratch.context") or 512),
+            packing=bool(knob("packing")) and method != "prefix",
+            save_every=int(knob("save_every")),
+            heldout=float(knob("heldout")),
             seed=int(params.get("project.seed", 0)),
             devices=per_node * nodes,
             device=device,
@@ -84,6 +87,13 @@ class Settings:
             f"batch {self.batch_size} × accum {self.grad_accum}, seq {self.max_seq_len}, {self.precision}, "
             f"checkpointing {'on' if self.gradient_checkpointing else 'off'}"
         )
+
+
+def _declared_knobs(method: str) -> Any:
+    """The [method] table with its documented defaults (config/model.py), so they are written once."""
+    from adaptfile.config.model import AdaptConfig
+
+    return AdaptConfig.model_fields[method].get_default(call_default_factory=True)
 
 
 def _available_device() -> str:
