@@ -94,6 +94,68 @@ def test_label_nlls_on_a_random_model_equal_each_label_scored_alone(mini_build: 
         assert nll == pytest.approx(-sum(float(logp[i, t]) for i, t in enumerate(target)), rel=1e-4)
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gemma"])
+def test_label_nlls_continuing_a_shared_prefix_equal_scoring_each_prompt_whole(
+    mini_build: Path, family
+) -> None:
+    """Prompts that share a long instruction: its cache is computed once, each row's pass continues it and
+    crops it back, and every label's NLL is what the whole prompt gives without the shared cache."""
+    from adaptfile.runtime.model import SHARED_PREFIX_TOKENS, LoadedModel
+
+    tokenizer, lm = _random_lm(mini_build, family)
+    model = LoadedModel(lm, tokenizer, window=512)
+    instruction = "Classify the message into one intent. Intents: " + ", ".join(
+        f"intent_{i}" for i in range(12)
+    )
+    prompts = [tokenizer(f"{instruction}\nMessage: {m}\nIntent:")["input_ids"]
+               for m in ("my card has not arrived", "how old must I be?", "I lost my card")]  # fmt: skip
+    labels = ["card_arrival", "age_limit", "lost_or_stolen_card"]
+    shared = model.shared_prefix(prompts)
+    assert shared is not None and len(shared.ids) >= SHARED_PREFIX_TOKENS
+    for prompt in prompts:
+        assert model.label_nlls(prompt, labels, shared) == pytest.approx(
+            model.label_nlls(prompt, labels), rel=1e-4
+        )
+        assert shared.cache.get_seq_length() == len(shared.ids)  # cropped back for the next prompt
+
+
+def test_eval_step_picks_the_labels_scoring_each_prompt_whole_picks(mini_build: Path) -> None:
+    """eval.variant's likelihood mode (shared prefix computed once) answers what label_nlls without it does."""
+    from types import SimpleNamespace
+
+    from adaptfile.runtime.model import LoadedModel
+    from adaptfile.steps.eval_variant import _likeliest
+
+    tokenizer, lm = _random_lm(mini_build, "qwen2")
+    model = LoadedModel(lm, tokenizer, window=512)
+    labels = [f"intent_{i}" for i in range(8)]
+    instruction = "Classify the message. Intents: " + ", ".join(labels) + ". Reply with one intent."
+    prompts = [tokenizer(f"{instruction}\n{m}")["input_ids"] for m in ("card lost", "pin blocked", "top up")]
+    assert model.shared_prefix(prompts) is not None  # the instruction is long enough to be shared
+    progress: list[int] = []
+    answers = _likeliest(
+        SimpleNamespace(model=model, name="icl"),
+        prompts,
+        labels,
+        SimpleNamespace(progress=lambda d, *_: progress.append(d)),
+    )
+    whole = [model.label_nlls(p, labels) for p in prompts]
+    assert [a for a, _, _ in answers] == [labels[n.index(min(n))] for n in whole]
+    assert progress == [1, 2, 3] and all(seconds > 0 for _, seconds, _ in answers)
+
+
+def test_no_shared_prefix_for_short_or_disjoint_prompts(mini_build: Path) -> None:
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer, lm = _random_lm(mini_build)
+    model = LoadedModel(lm, tokenizer, window=256)
+    assert (
+        model.shared_prefix([tokenizer("Dim the lamp?")["input_ids"], tokenizer("Dim it?")["input_ids"]])
+        is None
+    )
+    assert model.shared_prefix([]) is None
+
+
 def test_default_variant_is_the_reports_best(mini_build: Path) -> None:
     best = json.loads((mini_build / "build/report/report.json").read_text())["best"]
     assert load_artifacts(mini_build).name == best

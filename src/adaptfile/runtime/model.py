@@ -16,6 +16,16 @@ from adaptfile.runtime.generation import Generation, Sampling, final_text, first
 REPEAT_NGRAM = 4  # an answer never repeats one of its own 4-grams (copying from the prompt is fine)
 BLOCK_MASK_TOKENS = 4096  # label_nlls' one-pass limit: prompt + every label (its mask is this squared)
 SMALL_MODEL = 20_000_000  # parameters: below this, CPU inference runs single-threaded
+SHARED_PREFIX_TOKENS = 32  # label scoring caches a prefix every prompt shares when it is at least this long
+
+
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The keys and values of the tokens every prompt of an eval pass starts with (instruction, label list),
+    computed once; each label_nlls pass continues it and crops it back."""
+
+    ids: list[int]
+    cache: Any
 
 
 @dataclass
@@ -240,12 +250,16 @@ class LoadedModel:
         eos = self.tokenizer.eos_token_id
         return new[: new.index(eos)] if eos is not None and eos in new else new
 
-    def label_nlls(self, prompt_ids: list[int], labels: Sequence[str]) -> list[float]:
+    def label_nlls(
+        self, prompt_ids: list[int], labels: Sequence[str], shared: SharedPrefix | None = None
+    ) -> list[float]:
         """Total negative log-likelihood of each label (+ EOS) as the answer to the prompt, in one forward
         pass over the prompt followed by every label: a block mask lets each label see the prompt and its
         own tokens only, and its positions restart where the prompt ends. No label copies the prompt's keys
         and values (77 BANKING77 labels after a 550-token prompt: one pass of 1,000 tokens instead of 77
-        copies of the cache). Where that pass does not fit (`_block_mask_fits`) labels continue a shared cache."""
+        copies of the cache). With `shared` (see `shared_prefix`) the pass starts after the tokens every
+        prompt shares, continuing their cache. Where that pass does not fit (`_block_mask_fits`) labels
+        continue a copy of the prompt's cache."""
         import torch
 
         from adaptfile.prompt.chat import eos_token
@@ -256,8 +270,9 @@ class LoadedModel:
         total = len(context) + sum(len(t) for t in targets)
         if not self._block_mask_fits(total):
             return self._label_nlls_cached(context, targets)
+        done = len(shared.ids) if shared and _extends(context, shared.ids) else 0  # tokens already cached
         prompt, starts = len(context), []
-        positions = list(range(prompt))
+        positions = list(range(done, prompt))
         allowed = torch.ones(total, total, dtype=torch.bool, device=self.device).tril()
         start = prompt
         for target in targets:
@@ -265,22 +280,50 @@ class LoadedModel:
             positions += range(prompt, prompt + len(target))
             allowed[start : start + len(target), prompt:start] = False  # not the labels before it
             start += len(target)
-        mask = torch.zeros(total, total, device=self.device, dtype=self.model.dtype)
-        mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
-        ids = context + [token for target in targets for token in target]
+        mask = torch.zeros(total - done, total, device=self.device, dtype=self.model.dtype)
+        mask.masked_fill_(~allowed[done:], torch.finfo(self.model.dtype).min)
+        ids = context[done:] + [token for target in targets for token in target]
+        cache = shared.cache if done else None
         with self._computing():
-            logits = self.model(
-                input_ids=torch.tensor([ids], device=self.device),
-                attention_mask=mask[None, None],
-                position_ids=torch.tensor([positions], device=self.device),
-                logits_to_keep=total - prompt + 1,
-            ).logits[0]
+            try:
+                logits = self.model(
+                    input_ids=torch.tensor([ids], device=self.device),
+                    attention_mask=mask[None, None],
+                    position_ids=torch.tensor([positions], device=self.device),
+                    cache=cache,
+                    use_cache=cache is not None,
+                    logits_to_keep=total - prompt + 1,
+                ).logits[0]
+            finally:
+                if cache is not None:
+                    cache.crop(-(total - done))  # back to the shared prefix for the next prompt
         logp = logits.float().log_softmax(-1)  # row 0 predicts every label's first token
         totals = []
         for start, target in zip(starts, targets, strict=True):
             rows = [0] + [start + k - prompt + 1 for k in range(len(target) - 1)]
             totals.append(-float(logp[rows, target].sum()))
         return totals
+
+    def shared_prefix(self, prompts: Sequence[list[int]]) -> SharedPrefix | None:
+        """The cache of the tokens all `prompts` start with (each keeps at least one of its own), for
+        `label_nlls` to continue: a 77-label instruction is then computed once per eval pass, not once per
+        row. None when the shared part is short (SHARED_PREFIX_TOKENS) or the model cannot continue a cropped
+        cache under a block mask (sliding windows, ALiBi, prefix tuning)."""
+        import torch
+        from transformers import Cache
+
+        if not prompts:
+            return None
+        shortest = min(len(p) for p in prompts)
+        length = next((i for i in range(shortest) if any(p[i] != prompts[0][i] for p in prompts)), shortest)
+        length = min(length, shortest - 1)
+        if length < SHARED_PREFIX_TOKENS or not self._block_mask_fits(length):
+            return None
+        ids = list(prompts[0][:length])
+        with self._computing():
+            out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True)
+        cache = getattr(out, "cache", None)
+        return SharedPrefix(ids, cache) if isinstance(cache, Cache) else None
 
     def _block_mask_fits(self, total: int) -> bool:
         """Whether `label_nlls` may score in one block-masked pass of `total` tokens: not past BLOCK_MASK_TOKENS
@@ -342,3 +385,8 @@ class LoadedModel:
 
         target = self.tokenizer(answer + eos_token(self.tokenizer), add_special_tokens=False)["input_ids"]
         return list(target)[: max(1, self.window // 2)]
+
+
+def _extends(ids: Sequence[int], prefix: Sequence[int]) -> bool:
+    """Whether `ids` starts with `prefix` and has at least one token after it."""
+    return len(ids) > len(prefix) and list(ids[: len(prefix)]) == list(prefix)
