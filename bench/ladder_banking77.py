@@ -205,24 +205,34 @@ def plain_likeliest(
     model: Any, tokenizer: Any, ids: list[int], labels: Sequence[str], done: int, prefix: Any
 ) -> str:
     """The label with the highest total log-likelihood (label + EOS) after the prompt, in one forward pass
-    over the prompt followed by every label: a custom 4D attention mask lets each label see the prompt and
-    its own tokens only, and position ids restart after the prompt for each label (transformers takes a
-    4D mask as given). Repeating the prompt's cache for a batch of 77 labels took 5x as long. The pass
-    starts after the `done` tokens whose cache is `prefix`, and crops the cache back to them after."""
+    over the prompt followed by the labels' tokens as a prefix tree (labels that start alike share those
+    tokens): a custom 4D attention mask lets each token see the prompt and its own label's earlier tokens
+    only, with positions counted from the prompt's end (transformers takes a 4D mask as given). Repeating
+    the prompt's cache for a batch of 77 labels took 5x as long. The pass starts after the `done` tokens
+    whose cache is `prefix`, and crops the cache back to them after."""
     import torch
 
     eos = tokenizer.eos_token
     targets = [tokenizer(label + eos, add_special_tokens=False)["input_ids"] for label in labels]
-    size = len(ids) + sum(map(len, targets))
-    visible = torch.ones(size, size, dtype=torch.bool).tril()
-    positions, offsets, offset = list(range(len(ids))), [], len(ids)
+    node_of: dict[tuple[int, ...], int] = {}  # a label-token prefix → its place after the prompt
+    tree: list[tuple[int, int, int]] = []  # (token, parent place or -1, depth)
     for target in targets:
-        visible[offset : offset + len(target), len(ids) : offset] = False
-        positions += range(len(ids), len(ids) + len(target))
-        offsets.append(offset)
-        offset += len(target)
+        for depth in range(len(target)):
+            if tuple(target[: depth + 1]) not in node_of:
+                parent = node_of[tuple(target[:depth])] if depth else -1
+                node_of[tuple(target[: depth + 1])] = len(tree)
+                tree.append((target[depth], parent, depth))
+    size = len(ids) + len(tree)
+    visible = torch.ones(size, size, dtype=torch.bool).tril()
+    visible[len(ids) :, len(ids) :] = False
+    for place, (_, parent, _) in enumerate(tree):
+        row = len(ids) + place
+        if parent >= 0:
+            visible[row, len(ids) :] = visible[len(ids) + parent, len(ids) :]
+        visible[row, row] = True
+    positions = list(range(len(ids))) + [len(ids) + depth for _, _, depth in tree]
     mask = torch.zeros(size, size).masked_fill(~visible, torch.finfo(torch.float32).min)[done:]
-    sequence = ids + [token for target in targets for token in target]
+    sequence = ids + [token for token, _, _ in tree]
     with torch.no_grad():
         logits = model(
             input_ids=torch.tensor([sequence[done:]]), attention_mask=mask[None, None],
@@ -232,8 +242,9 @@ def plain_likeliest(
         prefix.crop(-(size - done))  # back to the shared tokens
     logp = logits.float().log_softmax(-1)
     totals = []
-    for start, target in zip(offsets, targets, strict=True):
-        before = [len(ids) - 1, *range(start, start + len(target) - 1)]  # the position predicting each token
+    for target in targets:
+        places = [node_of[tuple(target[:k])] for k in range(1, len(target))]
+        before = [len(ids) - 1, *(len(ids) + p for p in places)]  # the position predicting each token
         totals.append(float(logp[[b - done for b in before], target].sum()))
     return labels[totals.index(max(totals))]
 

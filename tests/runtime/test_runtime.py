@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,14 @@ def test_label_nlls_on_a_random_model_equal_each_label_scored_alone(mini_build: 
     tokenizer, lm = _random_lm(mini_build, "mistral", sliding_window=sliding_window)
     model = LoadedModel(lm, tokenizer, window=256)
     prompt = tokenizer("Which intent is this: my card has not arrived yet?")["input_ids"]
-    labels = ["card_arrival", "lost_or_stolen_card", "age_limit", "no"]
+    labels = [
+        "card_arrival",
+        "lost_or_stolen_card",
+        "age_limit",
+        "no",
+        "card_linking",
+        "card",
+    ]  # shared starts
     nlls = model.label_nlls(prompt, labels)
     for label, nll in zip(labels, nlls, strict=True):
         target = tokenizer(label + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
@@ -109,7 +117,7 @@ def test_label_nlls_continuing_a_shared_prefix_equal_scoring_each_prompt_whole(
     )
     prompts = [tokenizer(f"{instruction}\nMessage: {m}\nIntent:")["input_ids"]
                for m in ("my card has not arrived", "how old must I be?", "I lost my card")]  # fmt: skip
-    labels = ["card_arrival", "age_limit", "lost_or_stolen_card"]
+    labels = ["card_arrival", "age_limit", "lost_or_stolen_card", "card_linking", "card_not_working"]
     shared = model.shared_prefix(prompts)
     assert shared is not None and len(shared.ids) >= SHARED_PREFIX_TOKENS
     for prompt in prompts:
@@ -142,6 +150,18 @@ def test_eval_step_picks_the_labels_scoring_each_prompt_whole_picks(mini_build: 
     whole = [model.label_nlls(p, labels) for p in prompts]
     assert [a for a, _, _ in answers] == [labels[n.index(min(n))] for n in whole]
     assert progress == [1, 2, 3] and all(seconds > 0 for _, seconds, _ in answers)
+
+
+def test_label_trie_shares_common_starts_and_keeps_each_labels_path() -> None:
+    from adaptfile.runtime.model import LabelTrie
+
+    targets = [[5, 6, 7, 2], [5, 6, 8, 2], [9, 2], [5, 2]]
+    trie = LabelTrie(targets)
+    assert trie.tokens == [5, 6, 7, 2, 8, 2, 9, 2, 2]
+    assert [[trie.tokens[n] for n in path] for path in trie.paths] == targets
+    assert all(trie.parents[path[0]] == -1 for path in trie.paths)
+    assert all(trie.parents[b] == a for path in trie.paths for a, b in itertools.pairwise(path))
+    assert trie.depths == [0, 1, 2, 3, 2, 3, 0, 1, 1]
 
 
 def test_no_shared_prefix_for_short_or_disjoint_prompts(mini_build: Path) -> None:
