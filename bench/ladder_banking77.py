@@ -327,6 +327,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20 intents × 5 rows, 12 test rows")
     parser.add_argument("--work", type=Path, help="project directories (default: a temporary directory)")
     args = parser.parse_args()
+    began = time.perf_counter()
     installed_gguf()
     intents = json.loads((DATA / "categories.json").read_text(encoding="utf-8"))
     per_intent, test_rows = (5, 12) if args.quick else (TRAIN_PER_INTENT, TEST_ROWS)
@@ -405,11 +406,24 @@ def main() -> None:
     print(f"{'side':6s} {'rung':10s} {'mode':10s} {'accuracy':>8s} {'macro_f1':>8s}  build/eval wall time")
     for side, rung, mode, acc, f1, timing in sorted(rows, key=lambda r: (r[1] != "base", r[1], r[2], r[0])):
         print(f"{side:6s} {rung:10s} {mode:10s} {acc:8.3f} {f1:8.3f}  {timing}")
+    accuracy_of = {(side, rung, mode): acc for side, rung, mode, acc, _, _ in rows}
+    for mode in ("generate", "likelihood"):
+        ours, plain = accuracy_of[("adapt", "icl", mode)], accuracy_of[("plain", "icl", mode)]
+        verdict = "met" if abs(ours - plain) <= ICL_TOLERANCE + 1e-9 else "missed"
+        print(f"bar icl [{mode}]: adapt {ours:.3f} vs plain {plain:.3f}, within {ICL_TOLERANCE}: {verdict}")
+        ours, plain = accuracy_of[("adapt", "icl+lora", mode)], accuracy_of[("plain", "lora", mode)]
+        verdict = "met" if ours >= plain else "missed"
+        print(f"bar +lora [{mode}]: adapt {ours:.3f} vs plain LoRA {plain:.3f}, at least as good: {verdict}")
+    wall = time.perf_counter() - began
+    verdict = "within" if wall <= BUDGET_S else "over"
+    print(f"wall time {wall:.0f}s ({wall / 60:.1f} min): {verdict} the {BUDGET_S // 60}-minute budget")
 
 
 # sized for the 20-minute budget on 2 cores: every test row is scored by 3 rungs × 2 modes on each side,
 # the base rung's prompt lists all 77 intents (≈700 tokens) and likelihood scores all 77 labels
 TRAIN_PER_INTENT = 3
+BUDGET_S = 20 * 60  # the whole script on 2 cores
+ICL_TOLERANCE = 0.03  # adapt's icl accuracy within this of the plain few-shot's
 TEST_ROWS = 40
 THREADS = os.environ.get("OMP_NUM_THREADS", "2")  # the 2 cores; 1 on a machine shared with others
 

@@ -128,7 +128,8 @@ def test_label_nlls_continuing_a_shared_prefix_equal_scoring_each_prompt_whole(
 
 
 def test_eval_step_picks_the_labels_scoring_each_prompt_whole_picks(mini_build: Path) -> None:
-    """eval.variant's likelihood mode (shared prefix computed once) answers what label_nlls without it does."""
+    """eval.variant's likelihood mode (shared prefix computed once) answers what label_nlls without it does,
+    and reads each gold label's answer NLL off the label scores (a gold outside the labels is scored alone)."""
     from types import SimpleNamespace
 
     from adaptfile.runtime.model import LoadedModel
@@ -139,17 +140,34 @@ def test_eval_step_picks_the_labels_scoring_each_prompt_whole_picks(mini_build: 
     labels = [f"intent_{i}" for i in range(8)]
     instruction = "Classify the message. Intents: " + ", ".join(labels) + ". Reply with one intent."
     prompts = [tokenizer(f"{instruction}\n{m}")["input_ids"] for m in ("card lost", "pin blocked", "top up")]
+    golds = ["intent_3", "intent_0", "not_a_label"]
     assert model.shared_prefix(prompts) is not None  # the instruction is long enough to be shared
     progress: list[int] = []
     answers = _likeliest(
         SimpleNamespace(model=model, name="icl"),
         prompts,
         labels,
+        golds,
         SimpleNamespace(progress=lambda d, *_: progress.append(d)),
     )
     whole = [model.label_nlls(p, labels) for p in prompts]
     assert [a for a, _, _ in answers] == [labels[n.index(min(n))] for n in whole]
     assert progress == [1, 2, 3] and all(seconds > 0 for _, seconds, _ in answers)
+    read_off = [nll for _, _, nll in answers]
+    assert read_off[:2] == pytest.approx(
+        [model.answer_nll(p, g)[0] for p, g in zip(prompts[:2], golds[:2], strict=True)], rel=1e-4
+    )
+    assert read_off[2] is None
+
+
+def test_answer_nll_is_not_read_off_labels_when_the_prompt_was_cut(mini_build: Path) -> None:
+    from adaptfile.runtime.model import LoadedModel
+
+    tokenizer, lm = _random_lm(mini_build)
+    model = LoadedModel(lm, tokenizer, window=64)
+    labels = ["yes", "no"]
+    prompt = tokenizer(" word" * 70)["input_ids"]  # longer than the window: each scorer cuts it its own way
+    assert model.answer_nll_of_label(prompt, labels, model.label_nlls(prompt, labels), "yes") is None
 
 
 def test_label_trie_shares_common_starts_and_keeps_each_labels_path() -> None:

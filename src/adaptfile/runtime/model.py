@@ -382,6 +382,20 @@ class LoadedModel:
         nll = torch.nn.functional.cross_entropy(predicted, gold, reduction="mean")
         return float(nll), len(target)
 
+    def answer_nll_of_label(
+        self, prompt_ids: list[int], labels: Sequence[str], nlls: Sequence[float], answer: str
+    ) -> float | None:
+        """`answer_nll(prompt_ids, answer)` read off `label_nlls(prompt_ids, labels)`'s totals, without another
+        pass: the same tokens after the same context when `answer` is a label and neither cut the prompt
+        (the prompt and the longest label fit the window, the answer is under half of it). None otherwise."""
+        if answer not in labels:
+            return None
+        target = self._gold_ids(answer)
+        longest = max(len(self._gold_ids(label)) for label in labels)
+        if len(prompt_ids) + longest > self.window or len(target) * 2 >= self.window:
+            return None
+        return nlls[labels.index(answer)] / len(target)
+
     def _gold_ids(self, answer: str) -> list[int]:
         """The tokens a gold answer is scored on: the answer and EOS, at most half the window."""
         from adaptfile.prompt.chat import eos_token

@@ -11,7 +11,8 @@ from adaptfile.engine.protocol import StepContext
 
 # 3: classify answers normalised to a label, or chosen by label likelihood; 4: n-gram ban over the answer
 # only; 5: greedy answers generated in batches of eval.batch_size; 6: a batch scores its gold answers in
-# its generation prefill
+# its generation prefill. Not bumped for likelihood mode's shared prefix, label trie and gold NLL read off
+# the label scores: the same labels and NLLs up to float rounding, so cached evaluations stay valid.
 VERSION = "6"
 
 
@@ -48,7 +49,7 @@ class EvalVariant:
         prompts = [prompt.ids for _, prompt, _ in prepared]
         golds = [row.output for row in rows]
         if by_likelihood:
-            answers = _likeliest(runtime, prompts, labels, ctx)
+            answers = _likeliest(runtime, prompts, labels, golds, ctx)
         else:
             answers = _generated(runtime, prompts, golds, int(p.get("eval.batch_size", 1)), ctx)
         predictions = []
@@ -111,18 +112,20 @@ def _generated(
 
 
 def _likeliest(
-    runtime: Any, prompts: list[list[int]], labels: list[str], ctx: StepContext
-) -> list[tuple[str, float, None]]:
-    """Each prompt's most likely label and the seconds its scoring took, with an equal share of the prefix
-    all prompts share, computed once (its gold is scored alone)."""
+    runtime: Any, prompts: list[list[int]], labels: list[str], golds: list[str], ctx: StepContext
+) -> list[tuple[str, float, float | None]]:
+    """Each prompt's most likely label, the seconds its scoring took (with an equal share of the prefix all
+    prompts share, computed once) and its gold's answer NLL read off the label scores (None where the gold
+    is not a label or a prompt was cut: scored alone)."""
     started = time.perf_counter()
     shared = runtime.model.shared_prefix(prompts)
     share = (time.perf_counter() - started) / max(len(prompts), 1)
     answers = []
-    for ids in prompts:
+    for ids, gold in zip(prompts, golds, strict=True):
         started = time.perf_counter()
         nlls = runtime.model.label_nlls(ids, labels, shared)
-        answers.append((labels[nlls.index(min(nlls))], share + time.perf_counter() - started, None))
+        nll = runtime.model.answer_nll_of_label(ids, labels, nlls, gold)
+        answers.append((labels[nlls.index(min(nlls))], share + time.perf_counter() - started, nll))
         ctx.progress(len(answers), len(prompts), runtime.name)
     return answers
 
