@@ -257,10 +257,10 @@ class LoadedModel:
         pass over the prompt followed by every label: a block mask lets each label see the prompt and its
         own tokens only, and its positions restart where the prompt ends. No label copies the prompt's keys
         and values (77 BANKING77 labels after a 550-token prompt: one pass of 1,000 tokens instead of 77
-        copies of the cache). Labels that start with the same tokens share them (`LabelTrie`: 459 tokens for
-        BANKING77's labels instead of 558). With `shared` (see `shared_prefix`) the pass starts after the tokens every
-        prompt shares, continuing their cache. Where that pass does not fit (`_block_mask_fits`) labels
-        continue a copy of the prompt's cache."""
+        copies of the cache). Labels that start with the same tokens share them (`LabelTrie`: 459 tokens
+        for BANKING77's labels instead of 558). With `shared` (see `shared_prefix`) the pass starts after
+        the tokens every prompt shares, continuing their cache. Where that pass does not fit
+        (`_block_mask_fits`) labels continue a copy of the prompt's cache."""
         import torch
 
         from adaptfile.prompt.chat import eos_token
@@ -298,9 +298,8 @@ class LoadedModel:
             finally:
                 if cache is not None:
                     cache.crop(-(total - done))  # back to the shared prefix for the next prompt
-        logp = logits.float().log_softmax(
-            -1
-        )  # row 0 predicts every label's first token, row 1 + n node n's next
+        # row 0 predicts every label's first token; row 1 + n predicts the token after trie node n
+        logp = logits.float().log_softmax(-1)
         totals = []
         for path, target in zip(trie.paths, targets, strict=True):
             rows = [0] + [1 + node for node in path[:-1]]
