@@ -85,14 +85,8 @@ def test_label_nlls_on_a_random_model_equal_each_label_scored_alone(mini_build: 
     tokenizer, lm = _random_lm(mini_build, "mistral", sliding_window=sliding_window)
     model = LoadedModel(lm, tokenizer, window=256)
     prompt = tokenizer("Which intent is this: my card has not arrived yet?")["input_ids"]
-    labels = [
-        "card_arrival",
-        "lost_or_stolen_card",
-        "age_limit",
-        "no",
-        "card_linking",
-        "card",
-    ]  # shared starts
+    # some labels start alike, so the trie shares their first tokens
+    labels = ["card_arrival", "lost_or_stolen_card", "age_limit", "no", "card_linking", "card"]
     nlls = model.label_nlls(prompt, labels)
     for label, nll in zip(labels, nlls, strict=True):
         target = tokenizer(label + tokenizer.eos_token, add_special_tokens=False)["input_ids"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adaptfile.errors import ConfigError
@@ -36,6 +36,9 @@ class LoadedModel:
     tokenizer: Any
     window: int
     threads: int | None = None  # torch threads while this model computes (None: leave as is)
+    _label_tokens: dict[tuple[str, ...], list[list[int]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @classmethod
     def load(cls, artifacts: VariantArtifacts) -> LoadedModel:
@@ -263,10 +266,7 @@ class LoadedModel:
         (`_block_mask_fits`) labels continue a copy of the prompt's cache."""
         import torch
 
-        from adaptfile.prompt.chat import eos_token
-
-        eos = eos_token(self.tokenizer)
-        targets = [list(self.tokenizer(t + eos, add_special_tokens=False)["input_ids"]) for t in labels]
+        targets = self._label_targets(labels)
         context = prompt_ids[-max(1, self.window - max(len(t) for t in targets)) :]
         trie = LabelTrie(targets)
         total = len(context) + len(trie.tokens)
@@ -389,11 +389,23 @@ class LoadedModel:
         (the prompt and the longest label fit the window, the answer is under half of it). None otherwise."""
         if answer not in labels:
             return None
-        target = self._gold_ids(answer)
-        longest = max(len(self._gold_ids(label)) for label in labels)
-        if len(prompt_ids) + longest > self.window or len(target) * 2 >= self.window:
+        targets = self._label_targets(labels)
+        target = targets[labels.index(answer)]
+        if len(prompt_ids) + max(map(len, targets)) > self.window or len(target) * 2 >= self.window:
             return None
         return nlls[labels.index(answer)] / len(target)
+
+    def _label_targets(self, labels: Sequence[str]) -> list[list[int]]:
+        """Each label's tokens + EOS, tokenized once per label set (an eval scores the same labels every row)."""
+        from adaptfile.prompt.chat import eos_token
+
+        key = tuple(labels)
+        if key not in self._label_tokens:
+            eos = eos_token(self.tokenizer)
+            self._label_tokens[key] = [
+                list(self.tokenizer(label + eos, add_special_tokens=False)["input_ids"]) for label in labels
+            ]
+        return self._label_tokens[key]
 
     def _gold_ids(self, answer: str) -> list[int]:
         """The tokens a gold answer is scored on: the answer and EOS, at most half the window."""
