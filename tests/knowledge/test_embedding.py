@@ -9,6 +9,7 @@ import pytest
 
 from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, HashingEmbedder, get_embedder, packaged_minilm
 from adaptfile.knowledge.embedding import (
+    CPU_BATCH,
     POOL_MIN_TEXTS,
     POOL_THREADS,
     EmbeddingCache,
@@ -85,6 +86,32 @@ def test_progress_reports_rate_and_eta(tmp_path: Path) -> None:
     )
     assert seen[-1][0] == seen[-1][1] == 300
     assert "chunks/s" in seen[-1][2] and "ETA" in seen[-1][2]
+
+
+class _RecordingEmbedder(HashingEmbedder):
+    """A hashing embedder that records the texts of each forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__(dims=8, window=64, id="recording")
+        self.passes: list[list[str]] = []
+
+    def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        self.passes.append(list(texts))
+        return super().embed(texts, batch_size)
+
+
+def test_each_forward_pass_holds_texts_of_nearly_one_token_count() -> None:
+    embedder = _RecordingEmbedder()
+    # characters and tokens disagree: a few long words against many short ones
+    texts = [("x" * 40 + " ") * (i % 5 + 1) if i % 2 else "a " * (i % 70 + 1) for i in range(120)]
+    vectors, stats = embed_texts(texts, embedder)
+    counts = [min(embedder.count_tokens(text), embedder.text_window) for p in embedder.passes for text in p]
+    assert counts == sorted(counts, reverse=True)  # most tokens first, not most characters
+    assert all(len(p) <= CPU_BATCH for p in embedder.passes)
+    unique = set(texts)
+    assert stats.embedded == len(unique) == sum(len(p) for p in embedder.passes)
+    assert stats.tokens == sum(min(embedder.count_tokens(text), embedder.text_window) for text in unique)
+    np.testing.assert_array_equal(vectors, HashingEmbedder(dims=8, window=64).embed(texts))
 
 
 def test_a_pool_starts_only_with_more_than_two_cores_and_many_texts() -> None:

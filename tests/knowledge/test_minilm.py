@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from adaptfile.knowledge.embedders import DEFAULT_EMBED_MODEL, get_embedder, packaged_minilm
+from adaptfile.knowledge.embedding import embed_texts
 from adaptfile.knowledge.pipeline import RagSettings, build_rag
 from adaptfile.knowledge.retrieval import Retriever
 
@@ -21,6 +23,13 @@ def test_default_model_resolves_offline_with_its_window() -> None:
     assert RagSettings().chunking(embedder)[:2] == (224, 28)
     long = "word " * 1000
     assert embedder.count_tokens(long) == 1000  # counting is never truncated
+
+
+def test_batches_by_token_count_give_the_vectors_of_one_encode() -> None:
+    embedder = get_embedder(DEFAULT_EMBED_MODEL)
+    texts = [f"Sentence {i} about {'SARS-CoV-2 ' * (i % 7)}{'long ' * (i % 23)}topics." for i in range(60)]
+    batched, _ = embed_texts(texts, embedder)
+    assert np.allclose(batched, embedder.embed(texts), atol=1e-5)
 
 
 def test_build_and_retrieve_with_minilm(corpus: Path) -> None:

@@ -29,7 +29,7 @@ def embed(
 
     cache = EmbeddingCache(root / EMBEDDING_CACHE) if root is not None else None
     try:
-        vectors, _ = embed_texts(list(texts), embedder, cache, progress, count_tokens=False)
+        vectors, _ = embed_texts(list(texts), embedder, cache, progress)
     finally:
         if cache is not None:
             cache.close()
