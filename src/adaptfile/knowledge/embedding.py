@@ -155,7 +155,8 @@ class EmbeddingPass:
         # Most tokens first, so each forward pass holds texts of nearly one length (padding is most of the CPU
         # cost on mixed lengths; sentence-transformers sorts by characters, and chunks cut by tokens vary widely
         # in characters) and the progress rate is honest from the start.
-        lengths = {row: min(embedder.count_tokens(texts[row]), embedder.text_window) for row in missing.values()}
+        window = embedder.text_window
+        lengths = {row: min(embedder.count_tokens(texts[row]), window) for row in missing.values()}
         todo = sorted(missing.items(), key=lambda item: -lengths[item[1]])
         started = time.perf_counter()
         encoder = self._encoder_for(len(todo)) if todo else None
