@@ -1,9 +1,11 @@
 """Retrieval quality, build time, embedding throughput and incremental rebuild of adapt's RAG on COVID-QA.
 
-Usage: python bench/rag_covidqa.py [--data ../shared/data/covidqa] [--dev] [--questions N] [--k 2]
-       [--window W] [--docs N] [--epochs 1] [--batch-size 32] [--cache DIR] [--skip-throughput]
+Usage: python bench/rag_covidqa.py [--data ../shared/data/covidqa] [--dev | --validate] [--questions N] [--k 2]
+       [--window W] [--docs N] [--epochs 1] [--batch-size 32] [--learning-rate 2e-5] [--cache DIR]
+       [--skip-throughput]
 Questions come from qa.jsonl in file order: lines 1-600 tune the embedder (--dev also reports on them),
-lines 601-935 are reported, and lines after 935 are never read (a held-out set kept elsewhere).
+lines 601-935 are reported, and lines after 935 are never read (a held-out set kept elsewhere). Tuning
+settings are chosen with --validate: tune on lines 1-450, report on lines 451-600.
 Prints hit@1, hit@2, hit@4 and MRR@4 (every system returns its top 4) for: llama-index's documented defaults
 (VectorStoreIndex.from_documents, SentenceSplitter() 1024/200), BM25 (bm25s) over the default and over
 adapt's chunks, adapt hybrid and vector-only with all-MiniLM-L6-v2, and adapt hybrid and vector-only with
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 THROUGHPUT_SAMPLE = 768  # chunks embedded by both adapt and plain encode for the throughput ratio
 THROUGHPUT_ROUNDS = 3  # alternating rounds; the medians are compared (the CPU is shared)
 TUNE_LINES = 600  # qa.jsonl lines 1-600: tuning
+VALIDATE_LINES = 150  # with --validate, the last 150 tuning lines (451-600) are reported instead of tuned on
 LAST_LINE = 935  # lines 601-935: reported; later lines are held out and never read
 DEPTH = 4  # every system returns its top 4: hit@1, hit@2 and hit@4 are prefixes of one ranking
 
@@ -49,6 +52,8 @@ def main() -> None:
         rows = [r for r in rows if str(r["document_id"]) in doc_ids]
         return [RetrievalCase(r["question"], f"corpus/{r['document_id']}.txt", r["answer"]) for r in rows]
 
+    if args.validate:
+        tune, report = tune[:-VALIDATE_LINES], tune[-VALIDATE_LINES:]
     cases = cases_of(tune if args.dev else report)[: args.questions or None]
     tune_cases = cases_of(tune)
     work = Path(tempfile.mkdtemp(prefix="rag_covidqa."))
@@ -57,7 +62,12 @@ def main() -> None:
     for doc_id in doc_ids:
         shutil.copyfile(data / "corpus" / f"{doc_id}.txt", root / "corpus" / f"{doc_id}.txt")
     files = [f"corpus/{d}.txt" for d in doc_ids]
-    sample = f"qa.jsonl lines 1-{TUNE_LINES}" if args.dev else f"qa.jsonl lines {TUNE_LINES + 1}-{LAST_LINE}"
+    reported = (
+        (1, _tuned_on(args))
+        if args.dev
+        else (_tuned_on(args) + 1, TUNE_LINES if args.validate else LAST_LINE)
+    )
+    sample = f"qa.jsonl lines {reported[0]}-{reported[1]}"
     print(f"corpus: {len(files)} documents, {len(cases)} questions ({sample}), k = {args.k}")
     embedder = get_embedder()  # loaded once, shared by every system below (not counted in build times)
     try:
@@ -65,6 +75,11 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n".join(lines))
+
+
+def _tuned_on(args: argparse.Namespace) -> int:
+    """The last qa.jsonl line the embedder is tuned on."""
+    return TUNE_LINES - VALIDATE_LINES if args.validate else TUNE_LINES
 
 
 def read_questions(path: Path) -> tuple[list[dict], list[dict]]:
@@ -202,14 +217,15 @@ def _tune(
     out = root / "build" / "embedder"
     stats = tune_embedder(
         str(packaged_minilm()), data, out, seed=0, epochs=args.epochs, batch_size=args.batch_size,
-        progress=_printer(),
+        learning_rate=args.learning_rate, progress=_printer(),
     )  # fmt: skip
     seconds = time.perf_counter() - start
     print(file=sys.stderr)
     line = (
-        f"tuning: {len(data)} pairs from qa.jsonl lines 1-{TUNE_LINES} (answer chunk found for "
+        f"tuning: {len(data)} pairs from qa.jsonl lines 1-{_tuned_on(args)} (answer chunk found for "
         f"{data.answer_found}, BM25 fallback {data.bm25_fallback}), 1 BM25 hard negative each, "
-        f"{args.epochs} epoch(s), batch {args.batch_size}, {stats['steps']} steps, {seconds:.0f}s"
+        f"{args.epochs} epoch(s), batch {args.batch_size}, learning rate {args.learning_rate:g}, "
+        f"{stats['steps']} steps, {seconds:.0f}s"
     )
     tuned = SentenceTransformerEmbedder(str(out))
     tuned.id = "all-MiniLM-L6-v2, tuned"  # its revision (the weights' sha256) keys the embedding cache
@@ -355,12 +371,21 @@ def _printer() -> Callable[[float, float | None, str], None]:
 
 
 def _parse() -> argparse.Namespace:
+    from adaptfile.knowledge.tuning import BATCH_SIZE, EPOCHS, LEARNING_RATE
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "covidqa"))
     parser.add_argument("--questions", type=int, default=0, help="only the first N questions (development)")
     parser.add_argument("--k", type=int, default=2)
-    parser.add_argument(
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument(
         "--dev", action="store_true", help=f"report on the tuning questions (qa.jsonl lines 1-{TUNE_LINES})"
+    )
+    split.add_argument(
+        "--validate",
+        action="store_true",
+        help=f"tune on lines 1-{TUNE_LINES - VALIDATE_LINES}, report on lines "
+        f"{TUNE_LINES - VALIDATE_LINES + 1}-{TUNE_LINES} (choosing tuning settings)",
     )
     parser.add_argument("--window", type=int, default=None, help="rag.window (default: adapt's)")
     parser.add_argument("--docs", type=int, default=0, help="only the first N documents (development)")
@@ -370,9 +395,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--skip-throughput", action="store_true", help="skip the throughput and incremental rebuild checks"
     )
-    parser.add_argument("--epochs", type=int, default=1, help="embedder tuning epochs")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="embedder tuning epochs")
     parser.add_argument(
-        "--batch-size", type=int, default=32, help="embedder tuning batch (in-batch negatives)"
+        "--learning-rate", type=float, default=LEARNING_RATE, help="embedder tuning learning rate"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="embedder tuning batch (in-batch negatives)"
     )
     return parser.parse_args()
 
