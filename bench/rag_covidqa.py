@@ -179,14 +179,16 @@ def run(
     out += [_row(*row) for row in rows]
     out.append(tuning_line)
     best = tuned_metrics["hybrid"]["hit@2"]
-    # BM25 ranks bare chunks; the keyword retriever returns the same ±w neighbours as hybrid, so the same
-    # prompt cost: the like-for-like baseline
-    for name, bm25 in (("BM25 over the same chunks", bm25_adapt["hit@2"]),
-                       (f"BM25 with the same ±{w} neighbours", adapt["keyword"]["hit@2"])):  # fmt: skip
+    # The target is against BM25 over the same chunks. BM25 ranks bare chunks, while the keyword
+    # retriever returns the same ±w neighbours as hybrid, so at the same prompt cost: the same bar held to that
+    # stricter, like-for-like baseline is printed beside it.
+    for name, bm25, bar in (("BM25 over the same chunks", bm25_adapt["hit@2"], "target"),
+                            (f"BM25 with the same ±{w} neighbours", adapt["keyword"]["hit@2"],
+                             "the same bar at equal prompt cost")):  # fmt: skip
         verdict = "PASS" if best >= 0.72 and best - bm25 >= 0.10 else "FAIL"
         out.append(
             f"hit@2 hybrid with the tuned embedder {best:.3f} vs {name} {bm25:.3f} "
-            f"({best - bm25:+.3f}); target ≥ 0.720 and ≥ +0.100: {verdict}"
+            f"({best - bm25:+.3f}); {bar} ≥ 0.720 and ≥ +0.100: {verdict}"
         )
     out.append(
         f"prompt tokens per question (top {k}): adapt {adapt['hybrid']['tokens']:.0f} vs llama-index default "
