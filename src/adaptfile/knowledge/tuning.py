@@ -134,8 +134,9 @@ def tune_embedder(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback, set_seed
 
-    set_seed(seed, deterministic=True)  # same seed, same batches, same bytes on CPU
-    model = SentenceTransformer(base, device="cpu" if not torch.cuda.is_available() else None)
+    set_seed(seed)  # same seed, same batches
+    cuda = torch.cuda.is_available()
+    model = SentenceTransformer(base, device=None if cuda else "cpu")
     columns: dict[str, list[str]] = {"anchor": data.anchors, "positive": data.positives}
     if data.negatives:
         columns["negative"] = data.negatives
@@ -164,7 +165,7 @@ def tune_embedder(
             logging_strategy="no",
             disable_tqdm=True,
             dataloader_num_workers=0,
-            use_cpu=not torch.cuda.is_available(),
+            use_cpu=not cuda,
         )
         trainer = SentenceTransformerTrainer(
             model=model,
@@ -173,7 +174,15 @@ def tune_embedder(
             loss=MultipleNegativesRankingLoss(model),
             callbacks=[Progress()],
         )
-        result = trainer.train()
+        # Deterministic kernels make a CPU tuning write the same bytes twice. On CUDA they would need
+        # CUBLAS_WORKSPACE_CONFIG set before the process started (adapt sets no environment variables), so a GPU
+        # trains with torch's defaults. The process's setting is restored for the steps that run after this one.
+        before = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(not cuda)
+        try:
+            result = trainer.train()
+        finally:
+            torch.use_deterministic_algorithms(before)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir), create_model_card=False)  # the card records wall times: not reproducible
     return {
