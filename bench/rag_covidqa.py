@@ -303,7 +303,7 @@ def _bm25(chunks: list[tuple[str, str]], cases: Sequence[Any], k: int, embedder:
 
 
 def _throughput(chunks: list[tuple[str, str]], embedder: Any) -> str:
-    """Chunks/s of the rag.index embedding path (cache, length-sorted batches, device choice) against a
+    """Chunks/s of the rag.index embedding path (cache, token-sorted passes, device choice) against a
     plain `SentenceTransformer.encode` (its defaults) of the same chunks; medians of alternating rounds."""
     from adaptfile.knowledge.embedding import EmbeddingCache, Encoder, embed_texts
 
